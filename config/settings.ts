@@ -1,0 +1,320 @@
+// Every setting Tidepool reads, from environment variables, validated into one typed object.
+// Names follow the AWS VPC CNI where the meaning is the same (reference aws-vpc-cni.md section 2),
+// with its defaults and precedence; Tidepool's own settings are TIDEPOOL_*.
+// Unlike the incumbent, which silently replaces an invalid value with the default, Tidepool refuses
+// bad configuration: loadSettings() throws a ConfigError naming every invalid variable, its value and
+// the rule, and the daemon exits before touching anything.
+import { z } from 'zod';
+import { isIPv4Cidr } from './net.js';
+
+const BOOL_TRUE = ['true', '1', 'yes', 'on'];
+const BOOL_FALSE = ['false', '0', 'no', 'off', ''];
+
+const bool = (def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return def;
+      const s = v.trim().toLowerCase();
+      if (BOOL_TRUE.includes(s)) return true;
+      if (BOOL_FALSE.includes(s)) return s === '' ? def : false;
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    });
+
+const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER, what = 'an integer') =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      if (!/^-?\d+$/.test(v.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be ${what} between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      const n = Number(v.trim());
+      if (n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be ${what} between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const str = (def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? def : v));
+
+const oneOf = <T extends string>(def: T, values: readonly T[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const s = v.trim().toLowerCase() as T;
+      if (!values.includes(s)) {
+        ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}` });
+        return z.NEVER;
+      }
+      return s;
+    });
+
+const hostPort = (def: string) =>
+  str(def).superRefine((v, ctx) => {
+    const m = /^(.+):(\d{1,5})$/.exec(v);
+    if (!m || Number(m[2]) > 65535) ctx.addIssue({ code: 'custom', message: 'must be host:port' });
+  });
+
+const cidrList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (!v || v.trim() === '') return [] as string[];
+    const items = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = items.filter((c) => !isIPv4Cidr(c));
+    if (bad.length) {
+      ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of IPv4 CIDRs (bad: ${bad.join(', ')})` });
+      return z.NEVER;
+    }
+    return items;
+  });
+
+const tagMap = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (!v || v.trim() === '') return {} as Record<string, string>;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string tags, e.g. {"team":"net"}' });
+      return z.NEVER;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of string tags' });
+      return z.NEVER;
+    }
+    const out: Record<string, string> = {};
+    for (const [k, val] of Object.entries(parsed as Record<string, unknown>)) {
+      if (typeof val !== 'string') {
+        ctx.addIssue({ code: 'custom', message: `tag ${k} must have a string value` });
+        return z.NEVER;
+      }
+      // As the incumbent does: keys in the reserved k8s.amazonaws.com namespace are dropped.
+      if (!k.includes('k8s.amazonaws.com')) out[k] = val;
+    }
+    return out;
+  });
+
+const vethPrefix = str('eni').superRefine((v, ctx) => {
+  if (v.length > 4 || !/^[a-zA-Z][a-zA-Z0-9]*$/.test(v))
+    ctx.addIssue({ code: 'custom', message: 'must be 1 to 4 letters or digits, starting with a letter' });
+  else if (['eth', 'vlan', 'lo'].includes(v))
+    ctx.addIssue({ code: 'custom', message: 'must not be eth, vlan or lo (names the host already uses)' });
+});
+
+const envSchema = z.object({
+  WARM_ENI_TARGET: int(1, 0),
+  WARM_IP_TARGET: int(0, 0),
+  MINIMUM_IP_TARGET: int(0, 0),
+  // Code default 0, shipped manifest 1: Tidepool defaults to the manifest's value, which users run.
+  WARM_PREFIX_TARGET: int(1, 0),
+  ENABLE_PREFIX_DELEGATION: bool(false),
+  MAX_ENI: int(-1, -1, 100),
+  IP_COOLDOWN_PERIOD: int(30, 0, 86400, 'a number of seconds'),
+  AWS_VPC_ENI_MTU: int(9001, 576, 9001),
+  POD_MTU: int(0, 576, 9001),
+  AWS_VPC_K8S_CNI_VETHPREFIX: vethPrefix,
+  AWS_VPC_K8S_CNI_EXTERNALSNAT: bool(false),
+  AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: cidrList,
+  AWS_VPC_K8S_CNI_RANDOMIZESNAT: oneOf('prng', ['prng', 'hashrandom', 'none'] as const),
+  AWS_VPC_K8S_CNI_CONNMARK: str('0x80').superRefine((v, ctx) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0 || n > 0xffffffff)
+      ctx.addIssue({ code: 'custom', message: 'must be a positive 32-bit mark, e.g. 0x80' });
+  }),
+  CLUSTER_NAME: str('').superRefine((v, ctx) => {
+    if (v && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}$/.test(v))
+      ctx.addIssue({ code: 'custom', message: 'must be letters, digits, _ . - (at most 100)' });
+  }),
+  ADDITIONAL_ENI_TAGS: tagMap,
+  ENABLE_SUBNET_DISCOVERY: bool(true),
+  DISABLE_LEAKED_ENI_CLEANUP: bool(false),
+  AWS_EC2_ENDPOINT: str(''),
+  AWS_ENDPOINT_URL_EC2: str(''),
+  TIDEPOOL_IMDS_ENDPOINT: str('http://169.254.169.254'),
+  AWS_VPC_K8S_CNI_LOGLEVEL: oneOf('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
+  AWS_VPC_K8S_CNI_LOG_FILE: str('stdout'),
+  AWS_VPC_K8S_PLUGIN_LOG_FILE: str('/var/log/tidepool/plugin.log').superRefine((v, ctx) => {
+    if (v === 'stdout') ctx.addIssue({ code: 'custom', message: 'must not be stdout: stdout carries the CNI result' });
+  }),
+  AWS_VPC_K8S_PLUGIN_LOG_LEVEL: oneOf('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
+  DISABLE_INTROSPECTION: bool(false),
+  DISABLE_METRICS: bool(false),
+  MY_NODE_NAME: str(''),
+  TIDEPOOL_PROVIDER: oneOf('aws', ['sim', 'aws', 'azure'] as const),
+  TIDEPOOL_SOCKET: str('/run/tidepool/ipamd.sock'),
+  TIDEPOOL_STATE_DIR: str('/var/run/tidepool'),
+  TIDEPOOL_INTROSPECTION_ADDR: hostPort('127.0.0.1:61679'),
+  TIDEPOOL_METRICS_ADDR: hostPort('127.0.0.1:61678'),
+  TIDEPOOL_POOL_POLICY: oneOf('aws-compatible', ['aws-compatible', 'adaptive'] as const),
+  // Comparison mode for benchmarks and the demo: reproduces the incumbent (ADD fails at once on an empty
+  // pool; the pool is checked on a 5 s tick, one batch per tick). Never for production.
+  TIDEPOOL_COMPARISON_MODE: oneOf('off', ['off', 'incumbent'] as const),
+  TIDEPOOL_ADD_WAIT_MS: int(10000, 0, 600000, 'a number of milliseconds'),
+  TIDEPOOL_SIM_INSTANCE_TYPE: str('m5.large'),
+  TIDEPOOL_SIM_ENDPOINT: str('/run/tidepool/sim.sock'),
+  TIDEPOOL_SIM_INSTANCE_ID: str(''),
+  TIDEPOOL_MANAGE_HOST_NETWORK: bool(true),
+  TIDEPOOL_PRIMARY_INTERFACE: str(''),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Settings {
+  pool: {
+    warmEniTarget: number;
+    warmIpTarget: number;
+    minimumIpTarget: number;
+    warmPrefixTarget: number;
+    prefixDelegation: boolean;
+    /** -1 = no cap beyond the instance type's. */
+    maxEni: number;
+    cooldownMs: number;
+    policy: 'aws-compatible' | 'adaptive';
+    comparisonMode: 'off' | 'incumbent';
+    addWaitMs: number;
+  };
+  network: {
+    eniMtu: number;
+    podMtu: number;
+    vethPrefix: string;
+    externalSnat: boolean;
+    excludeSnatCidrs: string[];
+    randomizeSnat: 'prng' | 'hashrandom' | 'none';
+    connmark: number;
+    manageHostNetwork: boolean;
+    /** Host interface name of the primary interface; empty = find it by the cloud's MAC. */
+    primaryInterface: string;
+  };
+  cloud: {
+    provider: 'sim' | 'aws' | 'azure';
+    clusterName: string;
+    additionalEniTags: Record<string, string>;
+    subnetDiscovery: boolean;
+    leakedEniCleanup: boolean;
+    ec2Endpoint: string;
+    imdsEndpoint: string;
+    simInstanceType: string;
+    simEndpoint: string;
+    simInstanceId: string;
+  };
+  daemon: {
+    nodeName: string;
+    socket: string;
+    stateDir: string;
+    introspectionAddr: string | null;
+    metricsAddr: string | null;
+    logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+    logFile: string;
+    pluginLogFile: string;
+    pluginLogLevel: string;
+  };
+}
+
+export interface ConfigIssue {
+  variable: string;
+  value: string | undefined;
+  rule: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(
+      'invalid configuration:\n' +
+        issues.map((i) => `  ${i.variable}=${JSON.stringify(i.value ?? '')}: ${i.rule}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates every setting; throws ConfigError listing all invalid variables at once. */
+export function loadSettings(env: Env = process.env): Settings {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const variable = String(i.path[0]);
+      return { variable, value: env[variable], rule: i.message };
+    });
+    throw new ConfigError(issues);
+  }
+  const e = parsed.data;
+  const issues: ConfigIssue[] = [];
+  // As the incumbent's entrypoint: prefix mode with every target at 0 would never allocate.
+  if (e.ENABLE_PREFIX_DELEGATION && e.WARM_PREFIX_TARGET <= 0 && e.WARM_IP_TARGET <= 0 && e.MINIMUM_IP_TARGET <= 0)
+    issues.push({
+      variable: 'WARM_PREFIX_TARGET',
+      value: env.WARM_PREFIX_TARGET,
+      rule: 'with ENABLE_PREFIX_DELEGATION=true, one of WARM_PREFIX_TARGET, WARM_IP_TARGET, MINIMUM_IP_TARGET must be > 0',
+    });
+  const podMtu = e.POD_MTU || e.AWS_VPC_ENI_MTU;
+  if (issues.length) throw new ConfigError(issues);
+  const disabledOr = (off: boolean, addr: string) => (off ? null : addr);
+  return {
+    pool: {
+      warmEniTarget: e.WARM_ENI_TARGET,
+      warmIpTarget: e.WARM_IP_TARGET,
+      minimumIpTarget: e.MINIMUM_IP_TARGET,
+      warmPrefixTarget: e.WARM_PREFIX_TARGET,
+      prefixDelegation: e.ENABLE_PREFIX_DELEGATION,
+      maxEni: e.MAX_ENI < 1 ? -1 : e.MAX_ENI,
+      cooldownMs: e.IP_COOLDOWN_PERIOD * 1000,
+      policy: e.TIDEPOOL_POOL_POLICY,
+      comparisonMode: e.TIDEPOOL_COMPARISON_MODE,
+      addWaitMs: e.TIDEPOOL_ADD_WAIT_MS,
+    },
+    network: {
+      eniMtu: e.AWS_VPC_ENI_MTU,
+      podMtu,
+      vethPrefix: e.AWS_VPC_K8S_CNI_VETHPREFIX,
+      externalSnat: e.AWS_VPC_K8S_CNI_EXTERNALSNAT,
+      excludeSnatCidrs: e.AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS,
+      randomizeSnat: e.AWS_VPC_K8S_CNI_RANDOMIZESNAT,
+      connmark: Number(e.AWS_VPC_K8S_CNI_CONNMARK),
+      manageHostNetwork: e.TIDEPOOL_MANAGE_HOST_NETWORK,
+      primaryInterface: e.TIDEPOOL_PRIMARY_INTERFACE,
+    },
+    cloud: {
+      provider: e.TIDEPOOL_PROVIDER,
+      clusterName: e.CLUSTER_NAME,
+      additionalEniTags: e.ADDITIONAL_ENI_TAGS,
+      subnetDiscovery: e.ENABLE_SUBNET_DISCOVERY,
+      leakedEniCleanup: !e.DISABLE_LEAKED_ENI_CLEANUP,
+      ec2Endpoint: e.AWS_EC2_ENDPOINT || e.AWS_ENDPOINT_URL_EC2,
+      imdsEndpoint: e.TIDEPOOL_IMDS_ENDPOINT,
+      simInstanceType: e.TIDEPOOL_SIM_INSTANCE_TYPE,
+      simEndpoint: e.TIDEPOOL_SIM_ENDPOINT,
+      simInstanceId: e.TIDEPOOL_SIM_INSTANCE_ID,
+    },
+    daemon: {
+      nodeName: e.MY_NODE_NAME,
+      socket: e.TIDEPOOL_SOCKET,
+      stateDir: e.TIDEPOOL_STATE_DIR,
+      introspectionAddr: disabledOr(e.DISABLE_INTROSPECTION, e.TIDEPOOL_INTROSPECTION_ADDR),
+      metricsAddr: disabledOr(e.DISABLE_METRICS, e.TIDEPOOL_METRICS_ADDR),
+      logLevel: e.AWS_VPC_K8S_CNI_LOGLEVEL,
+      logFile: e.AWS_VPC_K8S_CNI_LOG_FILE,
+      pluginLogFile: e.AWS_VPC_K8S_PLUGIN_LOG_FILE,
+      pluginLogLevel: e.AWS_VPC_K8S_PLUGIN_LOG_LEVEL,
+    },
+  };
+}
+
+/** Names of every environment variable Tidepool reads (for the README's reference and `tidepoolctl`). */
+export const SETTING_NAMES = Object.keys(envSchema.shape);

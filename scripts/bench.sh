@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# npm run bench -- <name>: runs test/bench/<name>.bench.ts, which prints `BENCH <name> <value> <unit>` lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name="${1:-}"
+if [ -z "$name" ] || [ ! -f "test/bench/$name.bench.ts" ]; then
+  echo "usage: npm run bench -- <name>   (one of: $(ls test/bench/*.bench.ts 2>/dev/null | xargs -n1 basename | sed 's/.bench.ts//' | tr '\n' ' '))" >&2
+  exit 2
+fi
+shift
+bash scripts/setup.sh
+npm run --silent build
+export GOBIN="$PWD/.cache/gobin"
+export PATH="$GOBIN:$PATH"
+exec node --import tsx "test/bench/$name.bench.ts" "$@"

@@ -1,0 +1,29 @@
+// Bundles the executables into dist/bin. The CNI plugin is fully bundled and minified (it is exec'd once
+// per pod, so start-up cost matters); the daemon and CLI keep node_modules external (native better-sqlite3).
+import { build } from 'esbuild';
+import { chmod, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+
+const banner = { js: '#!/usr/bin/env node' };
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', banner, logLevel: 'warning' };
+
+const targets = [
+  { entry: 'ipamd/main.ts', out: 'dist/bin/tidepool-ipamd', external: true },
+  { entry: 'ctl/main.ts', out: 'dist/bin/tidepoolctl', external: true },
+  { entry: 'providers/sim/server-main.ts', out: 'dist/bin/tidepool-sim', external: true },
+  { entry: 'cni/main.ts', out: 'dist/bin/tidepool', external: false },
+];
+
+await mkdir('dist/bin', { recursive: true });
+for (const t of targets) {
+  if (!existsSync(t.entry)) throw new Error(`build: entry point ${t.entry} is missing`);
+  await build({
+    ...common,
+    entryPoints: [t.entry],
+    outfile: t.out,
+    ...(t.external
+      ? { packages: 'external' }
+      : { minify: true, legalComments: 'none', format: 'cjs', banner: { js: '#!/usr/bin/env node' } }),
+  });
+  await chmod(t.out, 0o755);
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The one command that installs everything and runs every test (the README's test command is `npm test`).
+# Tests that build network namespaces need root; CI runs as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npm run --silent build
+npx eslint . >/dev/null || { npx eslint .; exit 1; }
+export GOBIN="$PWD/.cache/gobin"
+export PATH="$GOBIN:$PATH"
+NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"
