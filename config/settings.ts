@@ -78,7 +78,10 @@ const cidrList = z
       .filter(Boolean);
     const bad = items.filter((c) => !isIPv4Cidr(c));
     if (bad.length) {
-      ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of IPv4 CIDRs (bad: ${bad.join(', ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a comma-separated list of IPv4 CIDRs (bad: ${bad.join(', ')})`,
+      });
       return z.NEVER;
     }
     return items;
@@ -152,7 +155,8 @@ const envSchema = z.object({
   AWS_VPC_K8S_CNI_LOGLEVEL: oneOf('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
   AWS_VPC_K8S_CNI_LOG_FILE: str('stdout'),
   AWS_VPC_K8S_PLUGIN_LOG_FILE: str('/var/log/tidepool/plugin.log').superRefine((v, ctx) => {
-    if (v === 'stdout') ctx.addIssue({ code: 'custom', message: 'must not be stdout: stdout carries the CNI result' });
+    if (v === 'stdout')
+      ctx.addIssue({ code: 'custom', message: 'must not be stdout: stdout carries the CNI result' });
   }),
   AWS_VPC_K8S_PLUGIN_LOG_LEVEL: oneOf('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
   DISABLE_INTROSPECTION: bool(false),
@@ -257,7 +261,12 @@ export function loadSettings(env: Env = process.env): Settings {
   const e = parsed.data;
   const issues: ConfigIssue[] = [];
   // As the incumbent's entrypoint: prefix mode with every target at 0 would never allocate.
-  if (e.ENABLE_PREFIX_DELEGATION && e.WARM_PREFIX_TARGET <= 0 && e.WARM_IP_TARGET <= 0 && e.MINIMUM_IP_TARGET <= 0)
+  if (
+    e.ENABLE_PREFIX_DELEGATION &&
+    e.WARM_PREFIX_TARGET <= 0 &&
+    e.WARM_IP_TARGET <= 0 &&
+    e.MINIMUM_IP_TARGET <= 0
+  )
     issues.push({
       variable: 'WARM_PREFIX_TARGET',
       value: env.WARM_PREFIX_TARGET,

@@ -64,7 +64,15 @@ export function decode<T>(schema: Schema, buf: Uint8Array): T {
   const msg: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(schema)) {
     byNo.set(spec.no, [name, spec]);
-    msg[name] = spec.repeated ? [] : spec.type === 'string' ? '' : spec.type === 'bool' ? false : spec.type === 'uint32' ? 0 : undefined;
+    msg[name] = spec.repeated
+      ? []
+      : spec.type === 'string'
+        ? ''
+        : spec.type === 'bool'
+          ? false
+          : spec.type === 'uint32'
+            ? 0
+            : undefined;
   }
   let pos = 0;
   const varint = (): number => {

@@ -5,7 +5,14 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 
 const banner = { js: '#!/usr/bin/env node' };
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', banner, logLevel: 'warning' };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  banner,
+  logLevel: 'warning',
+};
 
 const targets = [
   { entry: 'ipamd/main.ts', out: 'dist/bin/tidepool-ipamd', external: true },
