@@ -1,0 +1,235 @@
+// The daemon's gRPC server on a Unix socket (mode 0600): tidepool.v1.Ipam for the CNI plugin and
+// grpc.health.v1.Health for probes. It validates every request (INVALID_ARGUMENT naming the field), calls
+// the core through the Ipam facade, and maps the core's typed errors to gRPC status codes.
+import * as grpc from '@grpc/grpc-js';
+import { DecodeError, decode, type Schema } from '../proto/codec.js';
+import { methods, schemas, type MethodName } from '../proto/messages.js';
+import type * as msg from '../proto/messages.js';
+import {
+  InvalidRequestError,
+  validateAllocate,
+  validateCheck,
+  validateGc,
+  validateRelease,
+} from './requests.js';
+import { healthService, ipamService, ServingStatus } from './service.js';
+import { prepareSocketPath, restrictSocket, removeSocket } from './socket.js';
+import {
+  NodeFullError,
+  PoolEmptyError,
+  PoolWaitTimeoutError,
+  ShuttingDownError,
+  type Allocation,
+  type Ipam,
+} from './types.js';
+import type { Logger } from './log.js';
+
+export interface ServerOptions {
+  ipam: Ipam;
+  logger: Logger;
+  /** POD_MTU, returned with every allocation. */
+  podMtu: number;
+  /** The VPC's CIDRs, returned with every allocation (known once the provider described the node). */
+  vpcCidrs: () => string[];
+  /** Called after every call with its method, gRPC status code and duration, for metrics. */
+  onCall?: (method: string, code: grpc.status, ms: number) => void;
+}
+
+/** Maps an error thrown by validation or the core to the gRPC status the plugin acts on. */
+export function toServiceError(
+  err: unknown,
+): Partial<grpc.ServiceError> & { code: grpc.status; details: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  let code = grpc.status.INTERNAL;
+  if (err instanceof InvalidRequestError) code = grpc.status.INVALID_ARGUMENT;
+  else if (err instanceof NodeFullError || err instanceof PoolEmptyError)
+    code = grpc.status.RESOURCE_EXHAUSTED;
+  else if (err instanceof PoolWaitTimeoutError || err instanceof ShuttingDownError)
+    code = grpc.status.UNAVAILABLE;
+  else if (err && typeof (err as { grpcCode?: unknown }).grpcCode === 'number')
+    code = (err as { grpcCode: number }).grpcCode as grpc.status;
+  return { code, details: message, message };
+}
+
+/** The request as the codec decoded it, or the field whose wire type did not match the contract. */
+function decodeRequest<T>(schema: Schema, buf: Buffer): T {
+  let value: Record<string, unknown>;
+  try {
+    value = decode<Record<string, unknown>>(schema, buf);
+  } catch (err) {
+    throw new InvalidRequestError(
+      'request',
+      `is not a valid protobuf message (${(err as DecodeError).message})`,
+    );
+  }
+  for (const [name, spec] of Object.entries(schema)) {
+    const v = value[name];
+    const ok = spec.repeated
+      ? Array.isArray(v) &&
+        v.every((x) => (spec.type === 'message' ? typeof x === 'object' : typeof x === 'string'))
+      : spec.type === 'string'
+        ? typeof v === 'string'
+        : spec.type === 'uint32'
+          ? typeof v === 'number'
+          : spec.type === 'bool'
+            ? typeof v === 'boolean'
+            : true;
+    if (!ok) throw new InvalidRequestError(snake(name), `has the wrong wire type for ${spec.type}`);
+  }
+  return value as T;
+}
+
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+export class IpamServer {
+  private readonly server = new grpc.Server({
+    // One local client per pod operation: keep HTTP/2 sessions cheap and never time out an ADD that waits
+    // for the pool (TIDEPOOL_ADD_WAIT_MS bounds it).
+    'grpc.max_concurrent_streams': 1000,
+  });
+  private socketPath: string | null = null;
+  private shuttingDown = false;
+  private readonly ipam: Ipam;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.ipam = opts.ipam;
+    const handlers: Record<MethodName, (buf: Buffer) => Promise<object>> = {
+      Allocate: (b) => this.allocate(decodeRequest(schemas.AllocateRequest, b)),
+      Release: (b) => this.release(decodeRequest(schemas.ReleaseRequest, b)),
+      Check: async (b) => this.check(decodeRequest(schemas.CheckRequest, b)),
+      Gc: (b) => this.gc(decodeRequest(schemas.GcRequest, b)),
+      Status: async (b) => (decodeRequest(schemas.StatusRequest, b), this.statusResponse()),
+    };
+    const impl: grpc.UntypedServiceImplementation = {};
+    const def: Record<string, grpc.MethodDefinition<Buffer, object>> = {};
+    for (const name of Object.keys(methods) as MethodName[]) {
+      // Requests reach the handler as raw bytes, so that a malformed message is INVALID_ARGUMENT (grpc-js
+      // would answer INTERNAL for a deserializer that throws).
+      def[name] = { ...ipamService[name], requestDeserialize: (b: Buffer) => b };
+      impl[name] = this.unary(name, handlers[name]);
+    }
+    this.server.addService(def, impl);
+    this.server.addService(
+      { Check: { ...healthService.Check, requestDeserialize: (b: Buffer) => b } },
+      {
+        Check: this.unary('Health/Check', async (b) =>
+          this.health(decodeRequest(schemas.HealthCheckRequest, b)),
+        ),
+      },
+    );
+  }
+
+  private unary(name: string, fn: (buf: Buffer) => Promise<object>): grpc.handleUnaryCall<Buffer, object> {
+    return (call, callback) => {
+      const started = performance.now();
+      // An async wrapper, so that a synchronous throw (a request that fails to decode) is handled alike.
+      (async () => fn(call.request))().then(
+        (res) => {
+          callback(null, res);
+          this.opts.onCall?.(name, grpc.status.OK, performance.now() - started);
+        },
+        (err: unknown) => {
+          const se = toServiceError(err);
+          if (se.code === grpc.status.INTERNAL) this.opts.logger.error({ err, method: name }, 'call failed');
+          else this.opts.logger.debug({ method: name, code: se.code, error: se.details }, 'call refused');
+          callback(se);
+          this.opts.onCall?.(name, se.code, performance.now() - started);
+        },
+      );
+    };
+  }
+
+  private async allocate(req: msg.AllocateRequest): Promise<msg.AllocateResponse> {
+    const { key, pod } = validateAllocate(req);
+    const out = await this.ipam.allocate(key, pod);
+    const a = out.allocation;
+    return {
+      address: a.address,
+      deviceNumber: a.deviceNumber,
+      routeTable: a.routeTable,
+      subnetGateway: a.subnetGateway,
+      subnetCidr: a.subnetCidr,
+      mtu: this.opts.podMtu,
+      vpcCidrs: this.opts.vpcCidrs(),
+      interfaceId: a.interfaceId,
+      waitedMs: Math.max(0, Math.round(out.waitedMs)),
+      reused: out.reused,
+    };
+  }
+
+  private async release(req: msg.ReleaseRequest): Promise<msg.ReleaseResponse> {
+    const { key, reason } = validateRelease(req);
+    const a: Allocation | null = await this.ipam.release(key, reason);
+    return a
+      ? { released: true, address: a.address, deviceNumber: a.deviceNumber, routeTable: a.routeTable }
+      : { released: false, address: '', deviceNumber: 0, routeTable: 0 };
+  }
+
+  private check(req: msg.CheckRequest): msg.CheckResponse {
+    const a = this.ipam.check(validateCheck(req));
+    return a
+      ? { found: true, address: a.address, deviceNumber: a.deviceNumber, routeTable: a.routeTable }
+      : { found: false, address: '', deviceNumber: 0, routeTable: 0 };
+  }
+
+  private async gc(req: msg.GcRequest): Promise<msg.GcResponse> {
+    const { network, valid } = validateGc(req);
+    return { released: await this.ipam.gc(network, valid) };
+  }
+
+  private statusResponse(): msg.StatusResponse {
+    const s = this.ipam.status();
+    return {
+      ready: s.ready && !this.shuttingDown,
+      message: this.shuttingDown ? 'shutting down' : s.message,
+      free: s.free,
+      assigned: s.assigned,
+      cooling: s.cooling,
+      total: s.total,
+      capacity: s.capacity,
+    };
+  }
+
+  /** SERVING while the daemon accepts calls and the core can hand out an address (now or after a cloud call). */
+  serving(): boolean {
+    return !this.shuttingDown && this.ipam.status().ready;
+  }
+
+  private health(req: { service: string }): { status: number } {
+    if (req.service !== '' && req.service !== 'tidepool.v1.Ipam')
+      throw Object.assign(new Error(`unknown service ${req.service}`), { grpcCode: grpc.status.NOT_FOUND });
+    return { status: this.serving() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING };
+  }
+
+  /** Binds the Unix socket: parent directory created 0700 if missing, a stale socket removed, mode 0600. */
+  async listen(socketPath: string): Promise<void> {
+    await prepareSocketPath(socketPath);
+    await new Promise<void>((resolve, reject) =>
+      this.server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    this.socketPath = socketPath;
+    restrictSocket(socketPath);
+  }
+
+  /**
+   * Stops accepting calls and waits for the calls in flight to finish (an Allocate parked for the pool
+   * included) up to graceMs, then cancels what is left. Health reports NOT_SERVING from the first moment.
+   */
+  async shutdown(graceMs: number): Promise<{ forced: boolean }> {
+    this.shuttingDown = true;
+    const forced = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve(true);
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (this.socketPath) removeSocket(this.socketPath);
+    return { forced };
+  }
+}
