@@ -36,7 +36,6 @@ function ifname(field: string, value: string): void {
 
 function freeText(field: string, value: string, max = MAX_FREE_TEXT): void {
   if (value.length > max) throw new InvalidRequestError(field, `must be at most ${max} characters`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value))
     throw new InvalidRequestError(field, 'must not contain control characters');
 }

@@ -1,0 +1,61 @@
+// Introspection HTTP on localhost (default 127.0.0.1:61679, as the incumbent's): what the daemon holds, as
+// JSON, for operators and tidepoolctl. Read-only; the data comes from Ipam.status() and Ipam.snapshot().
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Ipam } from './types.js';
+
+export const INTROSPECTION_PATHS = {
+  '/v1/pool': 'pool status: free, assigned, cooling, total, capacity, interfaces, parked requests',
+  '/v1/interfaces': 'network interfaces with their addresses (or prefixes) and the state of each address',
+  '/v1/allocations': 'allocations: network, container id, ifname, pod, address, interface',
+  '/v1/settings': 'the settings the daemon runs with',
+  '/v1/cloud-calls': 'recent cloud API calls with their latency and outcome',
+} as const;
+
+export interface IntrospectionOptions {
+  ipam: Ipam;
+  settings: unknown;
+}
+
+/** A field of the core's snapshot; the whole snapshot when the core names it differently. */
+function part(snapshot: unknown, ...names: string[]): unknown {
+  if (snapshot && typeof snapshot === 'object') {
+    for (const n of names) if (n in snapshot) return (snapshot as Record<string, unknown>)[n];
+  }
+  return snapshot;
+}
+
+export function introspectionHandler(opts: IntrospectionOptions) {
+  const routes: Record<string, () => unknown> = {
+    '/': () => ({ endpoints: INTROSPECTION_PATHS }),
+    '/v1/pool': () => ({ ...opts.ipam.status(), ...(poolExtras(opts.ipam.snapshot()) ?? {}) }),
+    '/v1/interfaces': () => part(opts.ipam.snapshot(), 'interfaces'),
+    '/v1/allocations': () => part(opts.ipam.snapshot(), 'allocations'),
+    '/v1/settings': () => opts.settings,
+    '/v1/cloud-calls': () => part(opts.ipam.snapshot(), 'cloudCalls', 'recentCloudCalls'),
+  };
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
+    const route = routes[path];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, { error: `${req.method} not allowed: introspection is read-only` });
+    } else if (!route) {
+      send(res, 404, { error: `no such endpoint ${path}`, endpoints: INTROSPECTION_PATHS });
+    } else {
+      try {
+        send(res, 200, route());
+      } catch (err) {
+        send(res, 500, { error: (err as Error).message });
+      }
+    }
+  };
+}
+
+/** Pool-level facts of the snapshot that status() does not carry (node, instance type, mode). */
+function poolExtras(snapshot: unknown): Record<string, unknown> | null {
+  const node = part(snapshot, 'node');
+  return node !== snapshot && node && typeof node === 'object' ? { node } : null;
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n');
+}
