@@ -1,0 +1,131 @@
+// The `adaptive` policy: keep as many free addresses as pods will ask for during the next cloud round
+// trip, learned from the observed ADD rate, plus every parked request. Growth is immediate and may use
+// several interfaces in one round; shrink is delayed (the 30 s decrease gap) and has hysteresis: the
+// pool releases only when it holds more than twice its target, and then only down to the target.
+// Bounded by MINIMUM_IP_TARGET (floor), MAX_ENI and the instance's capacity, like the AWS policy.
+
+import {
+  DECREASE_INTERVAL_MS,
+  isCooling,
+  MIN_ENI_LIFETIME_MS,
+  type PlanInput,
+  type PoolAction,
+  type PoolInterface,
+  PREFIX_SIZE,
+} from './model.js';
+import { nextDeviceNumber } from './aws-policy.js';
+import { interfaceCounts, isPrefixFree, poolStats, prefixUse, unitsOf } from './stats.js';
+
+/** How far ahead the policy provisions beyond one round trip (one reconcile tick of slack). */
+export const ADAPTIVE_LOOKAHEAD_MS = 1_000;
+/** Release only when free > HYSTERESIS × target. */
+export const ADAPTIVE_HYSTERESIS = 2;
+
+/** Free addresses the adaptive policy wants on hand (excluding parked requests). */
+export function adaptiveTarget(input: PlanInput): number {
+  const { addRatePerSec, roundTripMs } = input.demand;
+  const expected = Math.ceil((addRatePerSec * (roundTripMs + ADAPTIVE_LOOKAHEAD_MS)) / 1000);
+  return Math.max(expected, input.targets.warmIpTarget, 1);
+}
+
+export function planAdaptive(input: PlanInput): PoolAction[] {
+  const s = poolStats(input);
+  const pd = input.targets.prefixDelegation;
+  const target = adaptiveTarget(input);
+  const parked = input.demand.parked;
+  const cap = Math.min(
+    input.capacity.maxPods,
+    input.capacity.maxAddressesPerInstance ?? Number.MAX_SAFE_INTEGER,
+  );
+  let need = Math.max(target + parked - s.free, input.targets.minimumIpTarget - s.total, 0);
+  need = Math.min(need, Math.max(0, cap - s.total));
+  if (need > 0) return grow(input, need);
+
+  const actions: PoolAction[] = [];
+  const decreaseDue = input.now - input.lastDecreaseAt > DECREASE_INTERVAL_MS;
+  if (decreaseDue && parked === 0 && s.free > ADAPTIVE_HYSTERESIS * target) {
+    let excess = Math.min(s.free - target, s.total - input.targets.minimumIpTarget);
+    for (const iface of releaseOrder(input)) {
+      if (excess <= 0) break;
+      if (pd) {
+        const prefixes = [...prefixUse(iface, input.now)]
+          .filter(([, u]) => isPrefixFree(u, false))
+          .map(([p]) => p)
+          .slice(0, Math.floor(excess / PREFIX_SIZE));
+        if (!prefixes.length) continue;
+        excess -= prefixes.length * PREFIX_SIZE;
+        actions.push({ kind: 'release', interfaceId: iface.id, addresses: [], prefixes });
+      } else {
+        const addresses = iface.addresses
+          .filter((a) => a.state !== 'assigned' && !isCooling(a, input.now))
+          .map((a) => a.ip)
+          .slice(0, excess);
+        if (!addresses.length) continue;
+        excess -= addresses.length;
+        // An interface left with nothing is detached instead (below) when old enough.
+        actions.push({ kind: 'release', interfaceId: iface.id, addresses, prefixes: [] });
+      }
+    }
+  }
+  if (parked === 0) {
+    const eni = idleInterface(input, target);
+    if (eni) {
+      const i = actions.findIndex((a) => a.kind === 'release' && a.interfaceId === eni.id);
+      if (i >= 0) actions.splice(i, 1);
+      actions.push({ kind: 'detach', interfaceId: eni.id });
+    }
+  }
+  return actions;
+}
+
+function grow(input: PlanInput, needAddresses: number): PoolAction[] {
+  const pd = input.targets.prefixDelegation;
+  const unit = pd ? 'prefix' : 'address';
+  const maxUnits = input.capacity.ipv4PerInterface - 1;
+  let need = pd ? Math.ceil(needAddresses / PREFIX_SIZE) : needAddresses;
+  const actions: PoolAction[] = [];
+  for (const iface of [...input.state.interfaces].sort((a, b) => a.deviceNumber - b.deviceNumber)) {
+    if (need <= 0) break;
+    const room = maxUnits - unitsOf(iface, pd);
+    if (room <= 0) continue;
+    const count = Math.min(room, need);
+    actions.push({ kind: 'assign', interfaceId: iface.id, count, unit });
+    need -= count;
+  }
+  let ifaces = input.state.interfaces.length;
+  const used = new Set(input.state.interfaces.map((i) => i.deviceNumber));
+  let device = nextDeviceNumber(input);
+  while (need > 0 && ifaces < input.capacity.maxInterfaces) {
+    const count = Math.min(maxUnits, need);
+    actions.push({ kind: 'attach', deviceNumber: device, count, unit });
+    used.add(device);
+    while (used.has(device)) device++;
+    need -= count;
+    ifaces++;
+  }
+  return actions;
+}
+
+/** Least used non-primary interfaces first, so that releases empty whole interfaces. */
+function releaseOrder(input: PlanInput): PoolInterface[] {
+  return [...input.state.interfaces].sort(
+    (a, b) =>
+      Number(a.primary) - Number(b.primary) ||
+      interfaceCounts(a, input.now).assigned - interfaceCounts(b, input.now).assigned ||
+      b.deviceNumber - a.deviceNumber,
+  );
+}
+
+/** An interface with no pods and nothing cooling, old enough, whose loss keeps the pool at target. */
+function idleInterface(input: PlanInput, target: number): PoolInterface | null {
+  const s = poolStats(input);
+  for (const iface of [...input.state.interfaces].sort((a, b) => b.deviceNumber - a.deviceNumber)) {
+    if (iface.primary || input.now - iface.attachedAt < MIN_ENI_LIFETIME_MS) continue;
+    const c = interfaceCounts(iface, input.now);
+    if (c.assigned > 0 || c.cooling > 0) continue;
+    if (s.free - c.free < target) continue;
+    if (s.total - c.total < input.targets.minimumIpTarget) continue;
+    return iface;
+  }
+  return null;
+}
