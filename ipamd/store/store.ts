@@ -1,0 +1,288 @@
+// The daemon's state store: one SQLite database (better-sqlite3, WAL) holding interfaces, prefixes,
+// addresses with their cooldowns, allocations and the intent journal (ARCHITECTURE section 5).
+//
+// Durability: journal_mode=WAL with synchronous=NORMAL. A commit is in the WAL (the OS page cache) when
+// the call returns, so it survives the daemon being killed at any instant (kill -9, OOM, crash), which is
+// the failure the daemon must ride through. What NORMAL gives up is the last commits on a power loss or
+// kernel crash, where the node reboots and every pod sandbox is recreated (new ADDs) anyway; FULL would
+// put an fsync on every ADD and DEL, the incumbent's bottleneck (reference aws-vpc-cni.md 3.11).
+//
+// Every allocation and release is one transaction; statements are prepared once. Calls are synchronous,
+// so an allocation cannot interleave with another in the daemon's single thread.
+
+import Database from 'better-sqlite3';
+import type { IntentJournal, OpenIntent } from '../../providers/types.js';
+import type { AllocationKey, PodRef } from '../types.js';
+import { SCHEMA_NAME, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { prepareStatements, type Statements } from './statements.js';
+
+export type AddressState = 'free' | 'assigned' | 'cooling';
+
+export interface StoredInterface {
+  id: string;
+  deviceNumber: number;
+  mac: string;
+  subnetId: string;
+  subnetCidr: string;
+  primaryAddress: string;
+  primary: boolean;
+  attachedAt: number;
+}
+
+export interface StoredAddress {
+  address: string;
+  interfaceId: string;
+  prefix: string | null;
+  state: AddressState;
+  coolingUntil: number | null;
+  addedAt: number;
+}
+
+export interface StoredPrefix {
+  prefix: string;
+  interfaceId: string;
+  addedAt: number;
+}
+
+export interface StoredAllocation {
+  key: AllocationKey;
+  pod: PodRef;
+  address: string;
+  interfaceId: string;
+  allocatedAt: number;
+}
+
+export interface StoreContents {
+  interfaces: StoredInterface[];
+  prefixes: StoredPrefix[];
+  addresses: StoredAddress[];
+  allocations: StoredAllocation[];
+}
+
+/** The database was written by another schema version or another program: refused, left untouched. */
+export class StoreSchemaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreSchemaError';
+  }
+}
+
+/** An allocation could not be recorded (the address is gone or already held). */
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
+
+export class StateStore implements IntentJournal {
+  private readonly db: Database.Database;
+  private readonly st: Statements;
+  private closed = false;
+
+  private constructor(
+    readonly file: string,
+    private readonly now: () => number,
+  ) {
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+    } catch (err) {
+      throw new StoreSchemaError(
+        `state database ${file} cannot be opened as SQLite (${(err as Error).message}); ` +
+          `it is not a Tidepool state database: move it aside to start with an empty state`,
+      );
+    }
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.checkOrCreateSchema();
+    this.st = prepareStatements(this.db);
+  }
+
+  /** Opens (or creates) the database at `file` (":memory:" for tests); refuses a foreign schema. */
+  static open(file: string, now: () => number = Date.now): StateStore {
+    return new StateStore(file, now);
+  }
+
+  private checkOrCreateSchema(): void {
+    const tables = this.db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .all() as { name: string }[];
+    if (tables.length === 0) {
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA_SQL);
+        const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+        put.run('schema_name', SCHEMA_NAME);
+        put.run('schema_version', String(SCHEMA_VERSION));
+      })();
+      return;
+    }
+    const refuse = (found: string) =>
+      new StoreSchemaError(
+        `state database ${this.file} has ${found}; this tidepool-ipamd reads ${SCHEMA_NAME} schema version ` +
+          `${SCHEMA_VERSION}. Refusing to use or change it: run the tidepool-ipamd version that wrote it, ` +
+          `or move the file aside to start with an empty state (allocations are then rebuilt from the cloud).`,
+      );
+    if (!tables.some((t) => t.name === 'meta'))
+      throw refuse(`no schema version (tables: ${tables.map((t) => t.name).join(', ')})`);
+    const meta = new Map(
+      (this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [
+        r.key,
+        r.value,
+      ]),
+    );
+    const name = meta.get('schema_name');
+    const version = meta.get('schema_version');
+    if (name !== SCHEMA_NAME || version !== String(SCHEMA_VERSION))
+      throw refuse(`schema ${name ?? '(none)'} version ${version ?? '(none)'}`);
+  }
+
+  load(): StoreContents {
+    return {
+      interfaces: (this.st.allInterfaces.all() as any[]).map((r) => ({
+        id: r.id,
+        deviceNumber: r.device_number,
+        mac: r.mac,
+        subnetId: r.subnet_id,
+        subnetCidr: r.subnet_cidr,
+        primaryAddress: r.primary_address,
+        primary: r.is_primary === 1,
+        attachedAt: r.attached_at,
+      })),
+      prefixes: (this.st.allPrefixes.all() as any[]).map((r) => ({
+        prefix: r.prefix,
+        interfaceId: r.interface_id,
+        addedAt: r.added_at,
+      })),
+      addresses: (this.st.allAddresses.all() as any[]).map((r) => ({
+        address: r.address,
+        interfaceId: r.interface_id,
+        prefix: r.prefix,
+        state: r.state,
+        coolingUntil: r.cooling_until,
+        addedAt: r.added_at,
+      })),
+      allocations: (this.st.allAllocations.all() as any[]).map(rowToAllocation),
+    };
+  }
+
+  putInterface(i: StoredInterface): void {
+    this.st.upsertInterface.run({
+      id: i.id,
+      device_number: i.deviceNumber,
+      mac: i.mac,
+      subnet_id: i.subnetId,
+      subnet_cidr: i.subnetCidr,
+      primary_address: i.primaryAddress,
+      is_primary: i.primary ? 1 : 0,
+      attached_at: i.attachedAt,
+    });
+  }
+
+  /** Removes an interface with its prefixes, addresses and (force-removed) allocations. */
+  removeInterface(id: string): void {
+    this.db.transaction(() => {
+      this.st.deleteAllocationsOfInterface.run(id);
+      this.st.deleteInterface.run(id);
+    })();
+  }
+
+  /** Adds secondary addresses (or, with `prefix`, a prefix and its addresses) as free. */
+  addAddresses(interfaceId: string, addresses: string[], prefix?: string): void {
+    const at = this.now();
+    this.db.transaction(() => {
+      if (prefix) this.st.insertPrefix.run(prefix, interfaceId, at);
+      for (const a of addresses) this.st.insertAddress.run(a, interfaceId, prefix ?? null, at);
+    })();
+  }
+
+  /** Removes addresses and prefixes (released to the cloud, or gone from it) and any allocation on them. */
+  removeAddresses(addresses: string[], prefixes: string[] = []): void {
+    this.db.transaction(() => {
+      for (const a of addresses) {
+        this.st.deleteAllocationOfAddress.run(a);
+        this.st.deleteAddress.run(a);
+      }
+      for (const p of prefixes) {
+        this.st.deleteAllocationsOfPrefix.run(p);
+        this.st.deletePrefix.run(p);
+      }
+    })();
+  }
+
+  /** Records an allocation and marks its address assigned, in one transaction. */
+  allocate(a: StoredAllocation): void {
+    this.db.transaction(() => {
+      const changed = this.st.markAssigned.run(a.address).changes;
+      if (changed !== 1)
+        throw new StoreConflictError(`address ${a.address} is not in the store or is already assigned`);
+      this.st.insertAllocation.run({
+        network: a.key.network,
+        container_id: a.key.containerId,
+        ifname: a.key.ifname,
+        pod_namespace: a.pod.namespace,
+        pod_name: a.pod.name,
+        pod_uid: a.pod.uid,
+        netns: a.pod.netns,
+        address: a.address,
+        interface_id: a.interfaceId,
+        allocated_at: a.allocatedAt,
+      });
+    })();
+  }
+
+  /** Deletes the allocation of `key` and starts its address's cooldown, in one transaction. */
+  release(key: AllocationKey, coolingUntil: number): StoredAllocation | null {
+    return this.db.transaction(() => {
+      const row = this.st.getAllocation.get(key.network, key.containerId, key.ifname);
+      if (!row) return null;
+      const alloc = rowToAllocation(row);
+      this.st.deleteAllocation.run(key.network, key.containerId, key.ifname);
+      this.st.markCooling.run(coolingUntil, alloc.address);
+      return alloc;
+    })();
+  }
+
+  // IntentJournal: providers record cloud calls in flight so a crash can be repaired on restart.
+  begin(kind: string, details: Record<string, unknown>): number {
+    return Number(this.st.insertIntent.run(kind, JSON.stringify(details), this.now()).lastInsertRowid);
+  }
+
+  update(id: number, details: Record<string, unknown>): void {
+    this.st.updateIntent.run(JSON.stringify(details), id);
+  }
+
+  end(id: number): void {
+    this.st.deleteIntent.run(id);
+  }
+
+  openIntents(): OpenIntent[] {
+    return (this.st.allIntents.all() as any[]).map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      details: JSON.parse(r.details),
+      createdAt: r.created_at,
+    }));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+}
+
+function rowToAllocation(r: any): StoredAllocation {
+  return {
+    key: { network: r.network, containerId: r.container_id, ifname: r.ifname },
+    pod: { namespace: r.pod_namespace, name: r.pod_name, uid: r.pod_uid, netns: r.netns },
+    address: r.address,
+    interfaceId: r.interface_id,
+    allocatedAt: r.allocated_at,
+  };
+}

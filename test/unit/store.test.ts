@@ -1,0 +1,133 @@
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateStore, StoreConflictError, StoreSchemaError } from '../../ipamd/store/store.js';
+
+let dir: string;
+const now = 1_000_000;
+const clock = () => now;
+const pod = { namespace: 'default', name: 'web-1', uid: 'uid-1', netns: '/var/run/netns/x' };
+const key = (id: string) => ({ network: 'tidepool', containerId: id, ifname: 'eth0' });
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'core-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function seeded(file = join(dir, 'state.db')): StateStore {
+  const s = StateStore.open(file, clock);
+  s.putInterface({
+    id: 'eni-0',
+    deviceNumber: 0,
+    mac: '02:00:00:00:00:01',
+    subnetId: 'subnet-a',
+    subnetCidr: '10.0.0.0/24',
+    primaryAddress: '10.0.0.5',
+    primary: true,
+    attachedAt: 0,
+  });
+  s.addAddresses('eni-0', ['10.0.0.10', '10.0.0.11']);
+  return s;
+}
+
+describe('state store', () => {
+  test('an allocation and its address state survive a reopen; a release starts a persisted cooldown', () => {
+    const file = join(dir, 'state.db');
+    const s = seeded(file);
+    s.allocate({ key: key('c1'), pod, address: '10.0.0.10', interfaceId: 'eni-0', allocatedAt: now });
+    s.close();
+
+    const s2 = StateStore.open(file, clock);
+    const c = s2.load();
+    expect(c.allocations).toEqual([
+      { key: key('c1'), pod, address: '10.0.0.10', interfaceId: 'eni-0', allocatedAt: now },
+    ]);
+    expect(c.addresses.find((a) => a.address === '10.0.0.10')?.state).toBe('assigned');
+    expect(s2.release(key('c1'), now + 30_000)?.address).toBe('10.0.0.10');
+    expect(s2.release(key('c1'), now + 30_000)).toBeNull(); // idempotent
+    s2.close();
+
+    const s3 = StateStore.open(file, clock);
+    const a = s3.load().addresses.find((x) => x.address === '10.0.0.10');
+    expect(a).toMatchObject({ state: 'cooling', coolingUntil: now + 30_000 });
+    expect(s3.load().allocations).toEqual([]);
+    s3.close();
+  });
+
+  test('the database refuses to give one address to two allocations', () => {
+    const s = seeded();
+    s.allocate({ key: key('c1'), pod, address: '10.0.0.10', interfaceId: 'eni-0', allocatedAt: now });
+    expect(() =>
+      s.allocate({ key: key('c2'), pod, address: '10.0.0.10', interfaceId: 'eni-0', allocatedAt: now }),
+    ).toThrow(StoreConflictError);
+    expect(() =>
+      s.allocate({ key: key('c3'), pod, address: '10.9.9.9', interfaceId: 'eni-0', allocatedAt: now }),
+    ).toThrow(/not in the store/);
+    expect(s.load().allocations).toHaveLength(1);
+    s.close();
+  });
+
+  test('removing an interface removes its addresses, prefixes and allocations', () => {
+    const s = seeded();
+    s.addAddresses('eni-0', ['10.0.1.0', '10.0.1.1'], '10.0.1.0/28');
+    s.allocate({ key: key('c1'), pod, address: '10.0.1.1', interfaceId: 'eni-0', allocatedAt: now });
+    s.removeAddresses([], ['10.0.1.0/28']);
+    expect(
+      s
+        .load()
+        .addresses.map((a) => a.address)
+        .sort(),
+    ).toEqual(['10.0.0.10', '10.0.0.11']);
+    expect(s.load().allocations).toEqual([]);
+    s.removeInterface('eni-0');
+    expect(s.load()).toEqual({ interfaces: [], prefixes: [], addresses: [], allocations: [] });
+    s.close();
+  });
+
+  test('the intent journal keeps open intents across a reopen until they end', () => {
+    const file = join(dir, 'state.db');
+    const s = StateStore.open(file, clock);
+    const id = s.begin('attachInterface', { clientToken: 't1' });
+    s.update(id, { clientToken: 't1', interfaceId: 'eni-9' });
+    const done = s.begin('detach', { interfaceId: 'eni-8' });
+    s.end(done);
+    s.close();
+    const s2 = StateStore.open(file, clock);
+    expect(s2.openIntents()).toEqual([
+      { id, kind: 'attachInterface', details: { clientToken: 't1', interfaceId: 'eni-9' }, createdAt: now },
+    ]);
+    s2.close();
+  });
+
+  test('a database of a newer schema version is refused, naming the file and both versions, and left intact', () => {
+    const file = join(dir, 'state.db');
+    StateStore.open(file, clock).close();
+    const raw = new Database(file);
+    raw.prepare("UPDATE meta SET value = '7' WHERE key = 'schema_version'").run();
+    raw.close();
+    expect(() => StateStore.open(file, clock)).toThrow(StoreSchemaError);
+    expect(() => StateStore.open(file, clock)).toThrow(
+      new RegExp(
+        `${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has schema tidepool-ipamd version 7; .*schema version 1`,
+      ),
+    );
+    const check = new Database(file);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
+      value: '7',
+    });
+    check.close();
+  });
+
+  test('a foreign SQLite database and a non-SQLite file are refused', () => {
+    const foreign = join(dir, 'foreign.db');
+    const raw = new Database(foreign);
+    raw.exec('CREATE TABLE pods (id TEXT)');
+    raw.close();
+    expect(() => StateStore.open(foreign, clock)).toThrow(/no schema version \(tables: pods\)/);
+    const junk = join(dir, 'junk.db');
+    writeFileSync(junk, 'this is not a database, it is a text file of some length '.repeat(100));
+    expect(() => StateStore.open(junk, clock)).toThrow(StoreSchemaError);
+  });
+});
