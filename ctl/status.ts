@@ -1,0 +1,135 @@
+// `tidepoolctl status`: the daemon's pool and allocations, read from introspection, for a person: the
+// totals, then one table per interface listing each address, its state and the pod that holds it.
+import { table } from './table.js';
+import type { Io } from './io.js';
+
+interface PoolView {
+  ready: boolean;
+  message: string;
+  free: number;
+  assigned: number;
+  cooling: number;
+  total: number;
+  capacity: number;
+  interfaces: number;
+  parked: number;
+}
+interface AddressView {
+  ip?: string;
+  address?: string;
+  state: string;
+  coolingUntil?: number;
+  prefix?: string;
+}
+interface InterfaceView {
+  id: string;
+  deviceNumber: number;
+  subnetId?: string;
+  subnetCidr?: string;
+  primary?: boolean;
+  addresses: AddressView[];
+  prefixes?: string[];
+}
+interface AllocationView {
+  key: { network: string; containerId: string; ifname: string };
+  pod: { namespace: string; name: string };
+  address: string;
+  interfaceId: string;
+  allocatedAt?: number;
+}
+
+export class IntrospectionUnreachableError extends Error {}
+
+async function get<T>(base: string, path: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new IntrospectionUnreachableError(
+      `cannot reach the daemon's introspection at ${base} (${cause}): is tidepool-ipamd running, and is ` +
+        `TIDEPOOL_INTROSPECTION_ADDR (or --addr) the address it listens on?`,
+    );
+  }
+  if (!res.ok) throw new Error(`${base}${path}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+function podName(a: AllocationView | undefined): string {
+  if (!a) return '';
+  const pod = a.pod?.name ? `${a.pod.namespace || 'default'}/${a.pod.name}` : a.key.containerId.slice(0, 12);
+  return `${pod} (${a.key.ifname})`;
+}
+
+export function renderStatus(
+  pool: PoolView,
+  interfaces: InterfaceView[],
+  allocations: AllocationView[],
+  now: number,
+): string[] {
+  const out: string[] = [];
+  out.push(`pool: ${pool.ready ? 'ready' : 'NOT READY'}${pool.message ? ` (${pool.message})` : ''}`);
+  out.push(
+    `  ${pool.assigned} assigned, ${pool.free} free, ${pool.cooling} cooling (not available), ${pool.total} total ` +
+      `of ${pool.capacity} the node can hold; ${pool.interfaces} interface(s); ${pool.parked} request(s) parked`,
+  );
+  const byAddress = new Map(allocations.map((a) => [a.address, a]));
+  for (const itf of [...interfaces].sort((a, b) => a.deviceNumber - b.deviceNumber)) {
+    const counts = { free: 0, assigned: 0, cooling: 0 } as Record<string, number>;
+    for (const a of itf.addresses) counts[a.state] = (counts[a.state] ?? 0) + 1;
+    out.push('');
+    out.push(
+      `${itf.id}  device ${itf.deviceNumber}${itf.primary ? ' (primary)' : ''}` +
+        `${itf.subnetCidr ? `  subnet ${itf.subnetCidr}` : itf.subnetId ? `  subnet ${itf.subnetId}` : ''}` +
+        `${itf.prefixes?.length ? `  prefixes ${itf.prefixes.join(', ')}` : ''}` +
+        `  — ${counts.assigned} assigned, ${counts.free} free, ${counts.cooling} cooling`,
+    );
+    if (itf.addresses.length === 0) {
+      out.push('  (no secondary addresses)');
+      continue;
+    }
+    const rows = itf.addresses.map((a) => {
+      const ip = a.ip ?? a.address ?? '?';
+      const note =
+        a.state === 'cooling' && a.coolingUntil
+          ? `reusable in ${Math.max(0, Math.ceil((a.coolingUntil - now) / 1000))} s`
+          : '';
+      return [ip, a.state, a.state === 'assigned' ? podName(byAddress.get(ip)) : note];
+    });
+    out.push(
+      table(['ADDRESS', 'STATE', 'POD / NOTE'], rows)
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
+  }
+  return out;
+}
+
+export async function runStatus(argv: string[], io: Io): Promise<number> {
+  let addr = io.env.TIDEPOOL_INTROSPECTION_ADDR || '127.0.0.1:61679';
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--addr') addr = argv[++i] ?? '';
+    else if (argv[i].startsWith('--addr=')) addr = argv[i].slice(7);
+    else if (argv[i] === '--json') json = true;
+    else {
+      io.err(`status: unknown argument ${argv[i]} (try tidepoolctl --help)`);
+      return 2;
+    }
+  }
+  const base = addr.startsWith('http') ? addr : `http://${addr}`;
+  try {
+    const [pool, interfaces, allocations] = await Promise.all([
+      get<PoolView>(base, '/v1/pool'),
+      get<InterfaceView[]>(base, '/v1/interfaces'),
+      get<AllocationView[]>(base, '/v1/allocations'),
+    ]);
+    if (json) io.out(JSON.stringify({ pool, interfaces, allocations }, null, 2));
+    else for (const line of renderStatus(pool, interfaces, allocations, Date.now())) io.out(line);
+    return 0;
+  } catch (err) {
+    io.err((err as Error).message);
+    return 1;
+  }
+}
