@@ -1,4 +1,4 @@
-// Runs a command and collects its output. The benchmarks and the demo drive iproute2, iperf3 and ping as
+// Runs a command and collects its output. The demo and the benchmarks drive iproute2, iperf3 and ping as
 // separate processes (the real tools a user has), so this is the one place that spawns them.
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -51,6 +51,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         reject(new CommandError(`${cmd} ${args.join(' ')}`, code, stderr));
       else resolve(result);
     });
+    // A command that exits before reading its input must not crash us with EPIPE: its exit code tells.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

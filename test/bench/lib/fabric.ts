@@ -2,7 +2,7 @@
 // its own veth. The datapath benchmark uses it only to check the harness itself (`--self-test`) and as
 // the bare/VXLAN baseline when the lab cannot start; the pod path always comes from the real lab.
 import { randomBytes } from 'node:crypto';
-import { ipBatch, run } from './exec.js';
+import { ipBatch, run } from '../../../demo/exec.js';
 
 export interface Fabric {
   prefix: string;

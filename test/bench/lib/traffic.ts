@@ -1,6 +1,6 @@
 // Traffic measurements between network namespaces with the real tools: iperf3 (TCP throughput) and ping
 // (round-trip time). Each runs inside the namespaces given, so nothing leaves the lab.
-import { killGroup, runIn, startIn } from './exec.js';
+import { killGroup, runIn, startIn } from '../../../demo/exec.js';
 
 export interface Endpoint {
   /** Network namespace the process runs in. */

@@ -3,7 +3,7 @@
 // permanent neighbour entry and an fdb entry pointing at the peer's underlay address. A pod namespace
 // hangs off each node by a veth, so the overlay path carries pod-to-pod traffic exactly as Tidepool's
 // datapath does (pod veth → node → fabric → node → pod veth), plus the encapsulation.
-import { ipBatch, run } from './exec.js';
+import { ipBatch, run } from '../../../demo/exec.js';
 
 export interface OverlayNode {
   /** The node's network namespace. */

@@ -1,0 +1,42 @@
+// What the demo needs from the one-machine lab. lab-adapter.ts implements it with the lab's own API; the
+// demo's scenario only sees this, so it reads as the story it tells.
+
+export interface PodInfo {
+  node: string;
+  name: string;
+  address: string;
+  /** Device number of the interface that owns the address (0 = primary), when known. */
+  deviceNumber?: number;
+}
+
+export interface PoolSnapshot {
+  free: number;
+  assigned: number;
+  cooling: number;
+  total: number;
+  capacity: number;
+  interfaces: number;
+  parked: number;
+}
+
+export interface DemoLab {
+  readonly nodes: string[];
+  addPod(node: string, name: string): Promise<PodInfo>;
+  delPod(node: string, name: string): Promise<void>;
+  pool(node: string): Promise<PoolSnapshot>;
+  /** EC2 calls the cloud has served since the lab came up, by action. */
+  cloudCalls(): Promise<Record<string, number>>;
+  /** Pings `address` once from inside pod `fromPod`; true when it answered. */
+  ping(fromPod: string, address: string): Promise<boolean>;
+  down(): Promise<void>;
+}
+
+export interface LabUpOptions {
+  nodes: number;
+  instanceType: string;
+  policy: 'aws-compatible' | 'adaptive';
+  provider: 'sim' | 'localstack';
+  /** Short random suffix shared by everything this run creates. */
+  runId: string;
+  log: (line: string) => void;
+}
