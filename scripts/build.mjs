@@ -28,9 +28,7 @@ for (const t of targets) {
     ...common,
     entryPoints: [t.entry],
     outfile: t.out,
-    ...(t.external
-      ? { packages: 'external' }
-      : { minify: true, legalComments: 'none', format: 'cjs', banner: { js: '#!/usr/bin/env node' } }),
+    ...(t.external ? { packages: 'external' } : { minify: true, legalComments: 'none' }),
   });
   await chmod(t.out, 0o755);
 }

@@ -1,0 +1,77 @@
+// ADD (SPEC "ADD"; ARCHITECTURE section 2): check the namespace → allocate an address (released again if
+// anything later fails) → pod side → host side → the result. Each undo is declared before the step it
+// undoes runs, since an `ip -batch` that fails half-way has already created part of what it undoes.
+import { DEADLINE, type Context } from '../context.js';
+import { allocate } from '../daemon.js';
+import { hostVethName, temporaryVethName } from '../datapath/names.js';
+import { POD_GATEWAY } from '../datapath/neigh.js';
+import { requirePodNetns } from '../datapath/netns.js';
+import { planPod, setUpHostSide, setUpPodSide, tearDownHost, type PodPlan } from '../datapath/pod.js';
+import { deleteLink } from '../datapath/veth.js';
+import { ipBatch } from '../datapath/batch.js';
+import type { Result } from '../result.js';
+import { Rollback } from '../rollback.js';
+
+export const DEFAULT_MTU = 9001;
+
+export async function cmdAdd(ctx: Context): Promise<Result> {
+  const { conf, env, log } = ctx;
+  requirePodNetns(env.netns);
+
+  const alloc = await allocate(ctx);
+  log.info('address allocated', {
+    address: alloc.address,
+    table: alloc.routeTable,
+    reused: alloc.reused,
+    waitedMs: alloc.waitedMs,
+  });
+  const rollback = new Rollback(log);
+  // A reused allocation belongs to an earlier ADD of this attachment; the runtime's DEL releases it.
+  if (!alloc.reused)
+    rollback.push('release address', () =>
+      ctx.client.call(
+        'Release',
+        { network: conf.name, containerId: env.containerId, ifname: env.ifname, reason: 'add-failed' },
+        DEADLINE.release,
+      ),
+    );
+  try {
+    const plan = planPod({
+      netns: env.netns,
+      podIfname: env.ifname,
+      hostVeth: hostVethName(conf.vethPrefix, env.args.namespace, env.args.name, env.containerId, env.ifname),
+      temporaryName: temporaryVethName(),
+      address: alloc.address,
+      routeTable: alloc.routeTable,
+      mtu: alloc.mtu || conf.mtu || DEFAULT_MTU,
+    });
+    rollback.push('delete veth', () => ipBatch(deleteLink(plan.temporaryName), { force: true }));
+    await setUpPodSide(plan);
+    rollback.push('delete host veth, route and rules', () =>
+      tearDownHost([plan.address], [], [plan.hostVeth, plan.temporaryName]),
+    );
+    await setUpHostSide(plan);
+    log.info('pod network set up', { hostVeth: plan.hostVeth, address: plan.address, mtu: plan.mtu });
+    return addResult(plan, conf.prevResult, conf.dns);
+  } catch (err) {
+    await rollback.run();
+    throw err;
+  }
+}
+
+/** Our interfaces and address appended to a chained prevResult (SPEC: pass it through, with our changes). */
+function addResult(p: PodPlan, prev: Result | null, dns: Result['dns']): Result {
+  const base: Result = prev ?? { interfaces: [], ips: [], routes: [] };
+  const first = base.interfaces.length;
+  return {
+    // The host end is listed with no sandbox: the bandwidth plugin finds it that way.
+    interfaces: [
+      ...base.interfaces,
+      { name: p.hostVeth, mac: p.hostMac },
+      { name: p.podIfname, mac: p.podMac, mtu: p.mtu, sandbox: p.netns },
+    ],
+    ips: [...base.ips, { address: `${p.address}/32`, gateway: POD_GATEWAY, interface: first + 1 }],
+    routes: [...base.routes, { dst: '0.0.0.0/0', gw: POD_GATEWAY }],
+    dns: base.dns ?? dns,
+  };
+}

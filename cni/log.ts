@@ -1,0 +1,73 @@
+// The plugin's log: JSON lines (pino's level numbers) appended to the file the config names, never stdout
+// (stdout carries the CNI result). Lines are buffered and written once when the command ends, so a pod's
+// ADD costs one append; a plugin that cannot write its log still answers the runtime.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { LogLevel } from './netconf.js';
+
+const LEVELS: Record<LogLevel, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: 99,
+};
+
+export class Logger {
+  private lines: string[] = [];
+  private file = '';
+  private threshold = LEVELS.info;
+  private context: Record<string, unknown> = {};
+
+  configure(file: string, level: LogLevel, context: Record<string, unknown>): void {
+    this.file = file;
+    this.threshold = LEVELS[level];
+    this.context = context;
+  }
+
+  private write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+    if (LEVELS[level] < this.threshold) return;
+    this.lines.push(
+      JSON.stringify({
+        level: LEVELS[level],
+        time: Date.now(),
+        pid: process.pid,
+        ...this.context,
+        ...fields,
+        msg,
+      }),
+    );
+  }
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.write('debug', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.write('info', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.write('warn', msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.write('error', msg, fields);
+  }
+
+  flush(): void {
+    if (!this.file || this.lines.length === 0) return;
+    const text = this.lines.join('\n') + '\n';
+    this.lines = [];
+    try {
+      appendFileSync(this.file, text, { mode: 0o600 });
+    } catch {
+      try {
+        mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+        appendFileSync(this.file, text, { mode: 0o600 });
+      } catch {
+        // Logging must never fail a pod's network set-up.
+      }
+    }
+  }
+}
+
+export const log = new Logger();

@@ -1,0 +1,134 @@
+// The network configuration the runtime sends on stdin (reference 1.1): the spec's keys, Tidepool's own
+// fields, and the keys a runtime adds (prevResult, cni.dev/valid-attachments). Tidepool's fields:
+//   socket     the daemon's gRPC Unix socket            default /run/tidepool/ipamd.sock
+//   mtu        pod MTU when the daemon does not send one default 9001 (the daemon's POD_MTU wins)
+//   vethPrefix prefix of host veth names, 1-4 chars     default "eni"
+//   logFile    absolute path of the plugin's log file   default none (no log)
+//   logLevel   trace|debug|info|warn|error|fatal|silent default "info"
+import { CniError, ErrorCode } from './errors.js';
+import { parseResult, type Dns, type Result } from './result.js';
+import { requireSupported } from './version.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export interface Attachment {
+  containerId: string;
+  ifname: string;
+}
+
+export interface NetConf {
+  cniVersion: string;
+  name: string;
+  type: string;
+  socket: string;
+  mtu: number | null;
+  vethPrefix: string;
+  logFile: string;
+  logLevel: LogLevel;
+  dns?: Dns;
+  prevResult: Result | null;
+  /** GC only: the attachments the runtime still holds; null when the runtime sent no list at all. */
+  validAttachments: Attachment[] | null;
+}
+
+export const DEFAULT_SOCKET = '/run/tidepool/ipamd.sock';
+export const MAX_CONFIG_BYTES = 1 << 20;
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const VERSION = /^\d+\.\d+\.\d+$/;
+
+const invalid = (msg: string) => new CniError(ErrorCode.InvalidNetworkConfig, msg);
+const unsupported = (key: string, value: unknown, why: string) =>
+  new CniError(ErrorCode.UnsupportedField, `unsupported field ${key}=${JSON.stringify(value)}: ${why}`);
+
+/** Reads only cniVersion, so that errors found later are reported in the caller's version. */
+export function peekVersion(text: string): string | null {
+  try {
+    const v = (JSON.parse(text) as { cniVersion?: unknown })?.cniVersion;
+    return typeof v === 'string' && VERSION.test(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function parseJson(bytes: Buffer): Record<string, unknown> {
+  if (bytes.length === 0) throw new CniError(ErrorCode.DecodingFailure, 'no network configuration on stdin');
+  if (bytes.length > MAX_CONFIG_BYTES)
+    throw invalid(`network configuration is ${bytes.length} bytes; the limit is ${MAX_CONFIG_BYTES}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      'network configuration is not valid JSON',
+      (err as Error).message,
+    );
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new CniError(ErrorCode.DecodingFailure, 'network configuration must be a JSON object');
+  return raw as Record<string, unknown>;
+}
+
+function attachments(raw: Record<string, unknown>): Attachment[] | null {
+  // libcni sends both keys (spec-v1.1.0 said cni.dev/attachments, later text cni.dev/valid-attachments).
+  const lists = ['cni.dev/valid-attachments', 'cni.dev/attachments'].filter((k) => raw[k] !== undefined);
+  if (lists.length === 0) return null;
+  const out = new Map<string, Attachment>();
+  for (const k of lists) {
+    if (!Array.isArray(raw[k])) throw invalid(`${k} must be a list of {containerID, ifname}`);
+    for (const a of raw[k] as unknown[]) {
+      const o = a as Record<string, unknown>;
+      if (!o || typeof o.containerID !== 'string' || typeof o.ifname !== 'string')
+        throw invalid(`${k} entries must be {"containerID": string, "ifname": string}`);
+      out.set(`${o.containerID}/${o.ifname}`, { containerId: o.containerID, ifname: o.ifname });
+    }
+  }
+  return [...out.values()];
+}
+
+export function parseNetConf(bytes: Buffer): NetConf {
+  const raw = parseJson(bytes);
+  const version = raw.cniVersion ?? '0.1.0'; // an absent version means 0.1.0 (libcni ConfigDecoder)
+  if (typeof version !== 'string' || !VERSION.test(version))
+    throw new CniError(ErrorCode.DecodingFailure, `cniVersion must be a version string such as "1.0.0"`);
+  requireSupported(version);
+  if (typeof raw.name !== 'string' || !NAME.test(raw.name))
+    throw invalid(`network name ${JSON.stringify(raw.name ?? '')} must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`);
+  if (typeof raw.type !== 'string' || raw.type === '' || raw.type.includes('/'))
+    throw invalid('type must be the plugin binary name');
+  if (raw.ipam !== undefined)
+    throw unsupported('ipam', raw.ipam, 'tidepool allocates addresses through its daemon');
+
+  const socket = raw.socket ?? DEFAULT_SOCKET;
+  if (typeof socket !== 'string' || !socket.startsWith('/')) throw invalid('socket must be an absolute path');
+  const mtu = raw.mtu ?? null;
+  if (mtu !== null && (!Number.isInteger(mtu) || (mtu as number) < 576 || (mtu as number) > 9001))
+    throw invalid(`mtu ${JSON.stringify(mtu)} must be an integer from 576 to 9001`);
+  const vethPrefix = raw.vethPrefix ?? 'eni';
+  if (typeof vethPrefix !== 'string' || !/^[a-zA-Z][a-zA-Z0-9]{0,3}$/.test(vethPrefix))
+    throw invalid(`vethPrefix ${JSON.stringify(vethPrefix)} must be 1 to 4 letters or digits`);
+  if (['eth', 'vlan', 'lo'].includes(vethPrefix)) throw invalid(`vethPrefix must not be ${vethPrefix}`);
+  const logFile = raw.logFile ?? '';
+  if (typeof logFile !== 'string' || (logFile !== '' && !logFile.startsWith('/')))
+    throw invalid('logFile must be an absolute path');
+  const logLevel = raw.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel as LogLevel))
+    throw invalid(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  if (raw.dns !== undefined && (!raw.dns || typeof raw.dns !== 'object'))
+    throw invalid('dns must be an object');
+
+  return {
+    cniVersion: version,
+    name: raw.name,
+    type: raw.type,
+    socket,
+    mtu: mtu as number | null,
+    vethPrefix,
+    logFile,
+    logLevel: logLevel as LogLevel,
+    dns: raw.dns as Dns | undefined,
+    prevResult: raw.prevResult === undefined || raw.prevResult === null ? null : parseResult(raw.prevResult),
+    validAttachments: attachments(raw),
+  };
+}
