@@ -1,5 +1,20 @@
-// The demo's view of the one-machine lab (lab-port.ts), implemented with the lab's TypeScript API.
-import type { DemoLab, LabUpOptions } from './lab-port.js';
+// The demo's view of the one-machine lab (lab-port.ts), built on the lab's TypeScript API: the same
+// manifest, `labUp`, `podAdd`, `podDel` and `labDown` that `tidepoolctl lab` runs, in this process, so
+// pods can be added concurrently (one in-memory manifest, no lock round trips) and the pools read
+// live over each daemon's gRPC socket.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DaemonClient } from '../cni/client.js';
+import { labDown } from '../lab/down.js';
+import type { FabricStatus } from '../lab/fabric.js';
+import { createManifest, type Manifest } from '../lab/manifest.js';
+import { defaultStateDir } from '../lab/names.js';
+import { binDir } from '../lab/paths.js';
+import { podAdd, podDel } from '../lab/pod.js';
+import { simLabCloud } from '../lab/sim-cloud.js';
+import { labUp } from '../lab/up.js';
+import { run } from './exec.js';
+import type { DemoLab, LabUpOptions, PodInfo, PoolSnapshot } from './lab-port.js';
 
 export class LabUnavailableError extends Error {
   constructor(message: string) {
@@ -8,6 +23,104 @@ export class LabUnavailableError extends Error {
   }
 }
 
-export async function bringUpLab(_opts: LabUpOptions): Promise<DemoLab> {
-  throw new LabUnavailableError('the one-machine lab (lab/) is not part of this build yet');
+export interface LabHandle extends DemoLab {
+  readonly manifest: Manifest;
+}
+
+/** Brings up a lab with the prefix `tp-demo-<runId>-`; on failure removes whatever it had made. */
+export async function bringUpLab(o: LabUpOptions & { env?: Record<string, string> }): Promise<LabHandle> {
+  if (o.provider !== 'sim')
+    throw new LabUnavailableError(
+      'the localstack provider is not available in the lab of this build (only the embedded cloud, --provider sim)',
+    );
+  const prefix = `tp-demo-${o.runId}-`;
+  const stateDir = defaultStateDir(prefix);
+  const m = createManifest(stateDir, prefix, {
+    nodes: o.nodes,
+    instanceType: o.instanceType,
+    policy: o.policy,
+    provider: 'sim',
+    env: o.env ?? {},
+  });
+  // The fabric controller is the lab's own `_fabric` command, run from the built tidepoolctl.
+  const ctl = join(binDir(), 'tidepoolctl');
+  if (!existsSync(ctl))
+    throw new LabUnavailableError(`${ctl} is missing: build Tidepool first (npm run build)`);
+  const fabricArgv = [process.execPath, ctl, 'lab', '_fabric', '--prefix', prefix, '--state-dir', stateDir];
+  try {
+    await labUp({ m, cloud: simLabCloud(m), fabricArgv, log: (l) => o.log(`  lab: ${l}`) });
+  } catch (err) {
+    await labDown(m, () => {});
+    throw err;
+  }
+  return handle(m);
+}
+
+function handle(m: Manifest): LabHandle {
+  const clients = new Map(m.nodes.map((n) => [n.name, new DaemonClient(n.socket)]));
+  const podNs = (name: string) => m.pods.find((p) => p.name === name)?.netns;
+  let downOnce: Promise<void> | undefined;
+  return {
+    manifest: m,
+    nodes: m.nodes.map((n) => n.name),
+    async addPod(node: string, name: string): Promise<PodInfo> {
+      const pod = await podAdd(m, node, name);
+      return { node, name, address: pod.address ?? '', deviceNumber: deviceOf(m, pod.address ?? '') };
+    },
+    async delPod(node: string, name: string): Promise<void> {
+      await podDel(m, node, name);
+    },
+    async pool(node: string): Promise<PoolSnapshot> {
+      const s = await clients.get(node)!.call('Status', {}, 2000);
+      const inst = m.nodes.find((n) => n.name === node)!.instanceId;
+      const interfaces = fabric(m).filter((i) => i.instanceId === inst).length;
+      return {
+        free: s.free,
+        assigned: s.assigned,
+        cooling: s.cooling,
+        total: s.total,
+        capacity: s.capacity,
+        interfaces,
+        parked: 0,
+      };
+    },
+    async cloudCalls(): Promise<Record<string, number>> {
+      return simCallCounts(m);
+    },
+    async ping(fromPod: string, address: string): Promise<boolean> {
+      const ns = podNs(fromPod);
+      if (!ns) return false;
+      const r = await run('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '2', address], {
+        allowFailure: true,
+      });
+      return r.code === 0;
+    },
+    down(): Promise<void> {
+      downOnce ??= (async () => {
+        for (const c of clients.values()) c.close();
+        const errors = await labDown(m, () => {});
+        if (errors.length) throw new Error(errors.join('; '));
+      })();
+      return downOnce;
+    },
+  };
+}
+
+function fabric(m: Manifest): FabricStatus['interfaces'] {
+  const file = join(m.stateDir, 'fabric.json');
+  if (!existsSync(file)) return [];
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as FabricStatus).interfaces;
+  } catch {
+    return []; // being rewritten
+  }
+}
+
+/** Device number of the interface the fabric routes `address` to. */
+export function deviceOf(m: Manifest, address: string): number | undefined {
+  return fabric(m).find((i) => i.addresses.includes(address))?.deviceNumber;
+}
+
+async function simCallCounts(_m: Manifest): Promise<Record<string, number>> {
+  return {};
 }

@@ -29,7 +29,7 @@ const VNI = 4242;
 export async function buildVxlanOverlay(prefix: string, a: OverlayNode, b: OverlayNode): Promise<Overlay> {
   const nodes = [a, b];
   const mtu = Math.min(a.underlayMtu, b.underlayMtu) - VXLAN_OVERHEAD;
-  const macs = ['0a:58:0a:f4:01:00', '0a:58:0a:f4:02:00'];
+  const macs = ['0a:58:0a:f4:01:00', '0a:58:0a:f4:02:00']; // 10.244.N.0 in the MAC, as flannel's VTEPs
   const podNs = nodes.map((_, i) => `${prefix}-ovl${i + 1}`);
   const vtep = 'tpvxlan0';
   const hostVeth = 'tpvxpod0';
