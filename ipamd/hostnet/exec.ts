@@ -29,7 +29,8 @@ function run(argv: string[], input?: string): Promise<string> {
         reject(new HostNetError(`${argv.join(' ')}: ${msg}`, argv.join(' '), String(stderr)));
       } else resolve(String(stdout));
     });
-    if (input !== undefined) child.stdin?.end(input);
+    child.stdin?.on('error', () => undefined); // a command that exits without reading: no EPIPE crash
+    child.stdin?.end(input ?? '');
   });
 }
 

@@ -37,6 +37,18 @@ interface KernelLink {
   addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
 }
 
+/** Deletion lines for every 32765 rule into `table` from an address other than `except`. */
+function tableRuleLines(
+  rules: Awaited<ReturnType<typeof listRules>>,
+  table: number,
+  except: string,
+): string[] {
+  return rules
+    .filter((r) => r.priority === ENI_RULE_PRIORITY && r.table === String(table) && r.src && r.src !== 'all')
+    .filter((r) => r.src !== except)
+    .map((r) => `rule del priority ${ENI_RULE_PRIORITY} from ${r.src} table ${table}`);
+}
+
 export class LinkNotFoundError extends HostNetError {
   constructor(mac: string, waitedMs: number) {
     super(`no link with MAC ${mac} appeared within ${waitedMs} ms`, 'ip -json link show', '');
@@ -90,13 +102,10 @@ export async function setupInterface(
     `route replace ${gw}/32 dev ${link} scope link table ${table}`,
     `route replace default via ${gw} dev ${link} table ${table}`,
   );
-  lines.push(
-    ...ensureRuleLines(await listRules(exec), {
-      priority: ENI_RULE_PRIORITY,
-      from: iface.primaryAddress,
-      table,
-    }),
-  );
+  const rules = await listRules(exec);
+  lines.push(...ensureRuleLines(rules, { priority: ENI_RULE_PRIORITY, from: iface.primaryAddress, table }));
+  // A rule into this table from another address is stale: the device number now holds another interface.
+  lines.push(...tableRuleLines(rules, table, iface.primaryAddress));
   await exec.ipBatch(lines);
 
   // The kernel adds the connected subnet route when the address is added; it must not stay in main.
@@ -122,10 +131,11 @@ export async function setupInterface(
 export async function teardownInterface(exec: HostExec, iface: HostInterface): Promise<void> {
   if (iface.deviceNumber === 0) return;
   const table = routeTableFor(iface.deviceNumber);
-  const lines = removeRuleLines(await listRules(exec), {
-    priority: ENI_RULE_PRIORITY,
-    from: iface.primaryAddress,
-  });
+  const rules = await listRules(exec);
+  const lines = [
+    ...removeRuleLines(rules, { priority: ENI_RULE_PRIORITY, from: iface.primaryAddress }),
+    ...tableRuleLines(rules, table, iface.primaryAddress),
+  ];
   const routes = await exec.ipJson<{ dst: string }>(['route', 'show', 'table', String(table)]);
   if (routes.length) lines.push(`route flush table ${table}`);
   const links = await exec.ipJson<KernelLink>(['link', 'show']);
