@@ -1,0 +1,70 @@
+// Runs the built plugin (dist/bin/tidepool) as a runtime would: CNI_* in the environment, the config on
+// stdin, inside a host namespace of the test (so the root namespace is never touched).
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import type { Netns } from './netns.js';
+
+export const PLUGIN = resolve('dist/bin/tidepool');
+
+export interface PluginRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** The parsed stdout (result or error JSON), or null when stdout was empty. */
+  json: any;
+  ms: number;
+}
+
+export interface Invocation {
+  command?: string;
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  /** Extra or overriding environment (a value of undefined removes the variable). */
+  env?: Record<string, string | undefined>;
+  stdin: string | Buffer;
+}
+
+export function runPlugin(host: Netns, inv: Invocation): Promise<PluginRun> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+  const set = (k: string, v: string | undefined) => {
+    if (v !== undefined) env[k] = v;
+  };
+  set('CNI_COMMAND', inv.command);
+  set('CNI_CONTAINERID', inv.containerId);
+  set('CNI_NETNS', inv.netns);
+  set('CNI_IFNAME', inv.ifname);
+  set('CNI_ARGS', inv.args);
+  set('CNI_PATH', '/usr/lib/cni');
+  for (const [k, v] of Object.entries(inv.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const started = performance.now();
+  return new Promise((done) => {
+    const child = spawn('ip', ['netns', 'exec', host.name, PLUGIN], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdin.on('error', () => {}); // the plugin may answer before reading a huge stdin
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString();
+      let json: any = null;
+      try {
+        json = stdout.trim() ? JSON.parse(stdout) : null;
+      } catch {
+        json = { unparsable: stdout };
+      }
+      done({
+        code: code ?? -1,
+        stdout,
+        stderr: Buffer.concat(err).toString(),
+        json,
+        ms: performance.now() - started,
+      });
+    });
+    child.stdin.end(inv.stdin);
+  });
+}
