@@ -1,0 +1,154 @@
+// Executes one pool-engine action through the provider, under the budget, and records its effect in
+// the pool (memory + store). Addresses leave use before a release call and return if it fails; an
+// interface leaves use before its detach call.
+
+import type { Settings } from '../config/settings.js';
+import type { Clock } from '../providers/clock.js';
+import { NotFoundError } from '../providers/errors.js';
+import type { AttachRequest, CloudInterface, NodeInfo, Provider } from '../providers/types.js';
+import type { CloudBudget } from './budget.js';
+import type { CoreLogger } from './logger.js';
+import type { NodePool } from './node-pool.js';
+import type { PoolAction } from './pool/model.js';
+
+export interface ActionContext {
+  node: NodeInfo;
+  settings: Settings;
+  provider: Provider;
+  pool: NodePool;
+  budget: CloudBudget;
+  clock: Clock;
+  log: CoreLogger;
+  onChange: () => void;
+  onRoundTrip: (ms: number) => void;
+  prepareInterface?: (iface: CloudInterface) => Promise<void>;
+  clientToken: () => string;
+  /** Addresses handed back to the cloud (resync ignores them while the cloud's view lags). */
+  released: (ips: string[]) => void;
+}
+
+export async function executeAction(ctx: ActionContext, action: PoolAction): Promise<void> {
+  switch (action.kind) {
+    case 'assign':
+      return assign(ctx, action.interfaceId, action.count, action.unit);
+    case 'attach':
+      return attach(ctx, action.deviceNumber, action.count, action.unit);
+    case 'release':
+      return release(ctx, action.interfaceId, action.addresses, action.prefixes);
+    case 'detach':
+      return detach(ctx, action.interfaceId);
+  }
+}
+
+async function assign(ctx: ActionContext, interfaceId: string, count: number, unit: 'address' | 'prefix') {
+  const { provider, budget, pool, clock } = ctx;
+  const t0 = clock.now();
+  if (unit === 'prefix') {
+    const prefixes = await budget.run(
+      'AssignPrivateIpAddresses',
+      'addresses',
+      () => provider.assignPrefixes(interfaceId, count),
+      { target: interfaceId },
+    );
+    for (const p of prefixes) pool.addPrefix(interfaceId, p);
+  } else {
+    const ips = await budget.run(
+      'AssignPrivateIpAddresses',
+      'addresses',
+      () => provider.assignAddresses(interfaceId, count),
+      { target: interfaceId },
+    );
+    pool.addAddresses(interfaceId, ips);
+  }
+  ctx.onRoundTrip(clock.now() - t0);
+  ctx.onChange();
+}
+
+async function attach(ctx: ActionContext, deviceIndex: number, count: number, unit: 'address' | 'prefix') {
+  const { provider, budget, pool, clock, node, settings } = ctx;
+  const t0 = clock.now();
+  // One token for every retry of this call: the provider makes the attach idempotent with it.
+  const req: AttachRequest = {
+    subnetId: node.subnetId,
+    securityGroups: node.securityGroups,
+    deviceIndex,
+    addresses: unit === 'address' ? count : undefined,
+    prefixes: unit === 'prefix' ? count : undefined,
+    clientToken: ctx.clientToken(),
+    tags: { ...settings.cloud.additionalEniTags },
+  };
+  const ci = await budget.run('AttachInterface', 'interfaces', () => provider.attachInterface(req));
+  if (ctx.prepareInterface) {
+    // Host networking (link up, MTU, route table) before any pod gets an address on it.
+    await ctx
+      .prepareInterface(ci)
+      .catch((err) =>
+        ctx.log.error(
+          { interfaceId: ci.id, err: String(err) },
+          'preparing the new interface on the host failed',
+        ),
+      );
+  }
+  pool.addInterface(ci, false, clock.now());
+  ctx.log.info(
+    { interfaceId: ci.id, deviceNumber: ci.deviceNumber, addresses: ci.addresses.length },
+    'attached',
+  );
+  ctx.onRoundTrip(clock.now() - t0);
+  ctx.onChange();
+}
+
+async function release(ctx: ActionContext, interfaceId: string, addresses: string[], prefixes: string[]) {
+  const { provider, budget, pool } = ctx;
+  const iface = pool.interfaces.get(interfaceId);
+  if (!iface) return;
+  const prefixAddresses = [...iface.addresses.values()].filter(
+    (a) => a.prefix && prefixes.includes(a.prefix),
+  );
+  const held = [...addresses, ...prefixes, ...prefixAddresses.map((a) => a.ip)];
+  pool.markReleasing(interfaceId, held);
+  try {
+    if (addresses.length)
+      await budget.run(
+        'UnassignPrivateIpAddresses',
+        'addresses',
+        () => provider.releaseAddresses(interfaceId, addresses),
+        { target: interfaceId },
+      );
+    if (prefixes.length)
+      await budget.run(
+        'UnassignPrivateIpAddresses',
+        'addresses',
+        () => provider.releasePrefixes(interfaceId, prefixes),
+        { target: interfaceId },
+      );
+  } catch (err) {
+    pool.unmarkReleasing(interfaceId, held);
+    throw err;
+  }
+  pool.removeAddresses(interfaceId, addresses, prefixes);
+  ctx.released(held);
+  ctx.onChange();
+}
+
+async function detach(ctx: ActionContext, interfaceId: string) {
+  const { provider, budget, pool } = ctx;
+  const iface = pool.interfaces.get(interfaceId);
+  if (!iface || iface.assigned > 0) return;
+  iface.detaching = true;
+  try {
+    await budget.run('DetachInterface', 'interfaces', () => provider.detachAndDeleteInterface(interfaceId), {
+      target: interfaceId,
+    });
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) {
+      iface.detaching = false;
+      throw err;
+    }
+  }
+  const ips = [...iface.addresses.keys()];
+  pool.removeInterface(interfaceId);
+  ctx.released(ips);
+  ctx.log.info({ interfaceId }, 'detached and deleted');
+  ctx.onChange();
+}

@@ -1,0 +1,354 @@
+// The daemon's core: implements Ipam (ipamd/types.ts) over the pool (memory + SQLite), the pool engine
+// and the reconciler. An Allocate on a warm pool is answered from memory and one SQLite transaction.
+// On an empty pool with capacity left, the request parks (up to TIDEPOOL_ADD_WAIT_MS) and kicks the
+// reconciler at once; parked requests count as demand, so one cloud call serves all of them. It fails
+// only when the node is truly full or the wait expires, saying which. The comparison mode
+// (TIDEPOOL_COMPARISON_MODE=incumbent) fails at once instead, as the AWS VPC CNI does.
+
+import type { Settings } from '../config/settings.js';
+import { realClock, type Clock } from '../providers/clock.js';
+import type { CloudInterface, Provider } from '../providers/types.js';
+import { CloudBudget, type BudgetOptions } from './budget.js';
+import { addressCapacity } from './capacity.js';
+import { silentCoreLogger, type CoreLogger } from './logger.js';
+import { keyString, NodePool } from './node-pool.js';
+import { decayedRate, ewma, recordEvents, type RateEstimate } from './pool/demand.js';
+import type { PoolDemand } from './pool/model.js';
+import { Reconciler } from './reconciler.js';
+import { buildSnapshot, type IpamSnapshot } from './snapshot.js';
+import type { StateStore } from './store/store.js';
+import {
+  type AllocateOutcome,
+  type Allocation,
+  type AllocationKey,
+  type Ipam,
+  type IpamObserver,
+  NodeFullError,
+  noopObserver,
+  type PodRef,
+  PoolEmptyError,
+  type PoolStatus,
+  PoolWaitTimeoutError,
+  ShuttingDownError,
+} from './types.js';
+
+export interface IpamCoreOptions {
+  settings: Settings;
+  provider: Provider;
+  store: StateStore;
+  clock?: Clock;
+  observer?: IpamObserver;
+  log?: CoreLogger;
+  /** Budget overrides (concurrency, buckets, retries, random source). */
+  budget?: Partial<Omit<BudgetOptions, 'clock' | 'observer'>>;
+  /** Sets up a new interface on the host before any pod gets one of its addresses. */
+  prepareInterface?: (iface: CloudInterface) => Promise<void>;
+  /** Pool loop tick (default 5000 ms) and cloud resync period (default 60000 ms). */
+  tickMs?: number;
+  resyncIntervalMs?: number;
+}
+
+interface Parked {
+  key: AllocationKey;
+  pod: PodRef;
+  since: number;
+  promise: Promise<AllocateOutcome>;
+  resolve: (o: AllocateOutcome) => void;
+  reject: (e: Error) => void;
+}
+
+export class IpamCore implements Ipam {
+  readonly settings: Settings;
+  readonly clock: Clock;
+  readonly pool: NodePool;
+  readonly budget: CloudBudget;
+  readonly reconciler: Reconciler;
+  private readonly store: StateStore;
+  private readonly observer: IpamObserver;
+  private readonly log: CoreLogger;
+  private readonly parked = new Map<string, Parked>();
+  private rate: RateEstimate = { rate: 0, at: 0 };
+  private roundTripMs?: number;
+  private emptySince?: number;
+  private coolingWake?: number;
+  private stopping = false;
+  private started?: Promise<void>;
+
+  constructor(opts: IpamCoreOptions) {
+    this.settings = opts.settings;
+    this.clock = opts.clock ?? realClock;
+    this.store = opts.store;
+    this.observer = opts.observer ?? noopObserver;
+    this.log = opts.log ?? silentCoreLogger;
+    this.pool = new NodePool(this.store, this.clock);
+    this.budget = new CloudBudget({ ...opts.budget, clock: this.clock, observer: this.observer });
+    this.reconciler = new Reconciler({
+      settings: this.settings,
+      provider: opts.provider,
+      store: this.store,
+      pool: this.pool,
+      budget: this.budget,
+      clock: this.clock,
+      log: this.log,
+      demand: () => this.demand(),
+      onChange: () => this.poolChanged(),
+      onRoundTrip: (ms) => (this.roundTripMs = ewma(this.roundTripMs, ms)),
+      prepareInterface: opts.prepareInterface,
+      tickMs: opts.tickMs,
+      resyncIntervalMs: opts.resyncIntervalMs,
+    });
+  }
+
+  /**
+   * Loads the store (allocations are served from it at once), then repairs, describes the node and lists
+   * its interfaces. Resolves when ready (first listing done); rejects if that fails.
+   */
+  start(): Promise<void> {
+    if (!this.started) {
+      this.pool.load();
+      this.started = this.reconciler.start().then(() => {
+        this.log.info({ policy: this.reconciler.policy, ...this.status() }, 'ipam ready');
+        this.poolChanged();
+        if (this.parked.size) this.reconciler.kick();
+      });
+    }
+    return this.started;
+  }
+
+  /** Resolves when the first interface listing is done (the node can be declared network-ready). */
+  whenReady(): Promise<void> {
+    return this.started ?? Promise.reject(new Error('IpamCore.start() was not called'));
+  }
+
+  get ready(): boolean {
+    return this.reconciler.ready;
+  }
+
+  /** Refuses new allocations, fails parked ones, lets cloud calls in flight finish, closes the store. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const p of [...this.parked.values()])
+      this.unpark(p, new ShuttingDownError('the daemon is shutting down'));
+    await this.started?.catch(() => undefined);
+    await this.reconciler.stop();
+    await this.budget.idle();
+    this.store.close();
+  }
+
+  async allocate(key: AllocationKey, pod: PodRef): Promise<AllocateOutcome> {
+    if (this.stopping)
+      throw new ShuttingDownError('the daemon is shutting down and accepts no new allocation');
+    const k = keyString(key);
+    const existing = this.pool.allocations.get(k);
+    if (existing) return { allocation: this.pool.toAllocation(existing), waitedMs: 0, reused: true };
+    const waiting = this.parked.get(k);
+    if (waiting) return waiting.promise;
+    const now = this.clock.now();
+    this.rate = recordEvents(this.rate, now);
+    const addr = this.pool.pickFree(now);
+    if (addr) {
+      const stored = this.pool.assign(key, pod, addr, now);
+      this.observer.allocated(0, 0);
+      this.afterAssign();
+      return { allocation: this.pool.toAllocation(stored), waitedMs: 0, reused: false };
+    }
+    if (this.reconciler.policy === 'incumbent') {
+      this.observer.allocateFailed('pool-empty');
+      throw new PoolEmptyError(
+        `no free address in the pool (${this.describeCounts()}); comparison mode TIDEPOOL_COMPARISON_MODE=incumbent ` +
+          `fails at once as the AWS VPC CNI does; the pool is checked on the next 5 s tick`,
+      );
+    }
+    const full = this.fullMessage(now + this.settings.pool.addWaitMs);
+    if (full) {
+      this.observer.allocateFailed('node-full');
+      throw new NodeFullError(full);
+    }
+    if (this.settings.pool.addWaitMs <= 0) {
+      this.observer.allocateFailed('pool-wait-timeout');
+      throw new PoolWaitTimeoutError(
+        `no free address and TIDEPOOL_ADD_WAIT_MS=0: ${this.reconciler.waitingOn()}`,
+      );
+    }
+    return this.park(k, key, pod, now);
+  }
+
+  private park(k: string, key: AllocationKey, pod: PodRef, now: number): Promise<AllocateOutcome> {
+    let resolve!: (o: AllocateOutcome) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<AllocateOutcome>((res, rej) => ((resolve = res), (reject = rej)));
+    const p: Parked = { key, pod, since: now, promise, resolve, reject };
+    this.parked.set(k, p);
+    this.emptySince ??= now;
+    this.reconciler.kick();
+    this.wakeForCooling();
+    const waitMs = this.settings.pool.addWaitMs;
+    void this.clock.sleep(waitMs).then(() => {
+      if (this.parked.get(k) !== p) return;
+      this.observer.allocateFailed('pool-wait-timeout');
+      this.unpark(
+        p,
+        new PoolWaitTimeoutError(
+          `waited ${waitMs} ms (TIDEPOOL_ADD_WAIT_MS) for an address (${this.describeCounts()}); ` +
+            `${this.parked.size} request(s) waiting; ${this.reconciler.waitingOn()}`,
+        ),
+      );
+    });
+    return promise;
+  }
+
+  private unpark(p: Parked, err: Error): void {
+    if (this.parked.get(keyString(p.key)) !== p) return;
+    this.parked.delete(keyString(p.key));
+    this.noteEmptyEnd();
+    p.reject(err);
+  }
+
+  /** When every free address is cooling, wake parked requests as the first cooldown ends. */
+  private wakeForCooling(): void {
+    const next = this.pool.nextCoolingEnd();
+    if (next === undefined || this.coolingWake === next) return;
+    this.coolingWake = next;
+    void this.clock.sleep(Math.max(0, next - this.clock.now())).then(() => {
+      if (this.coolingWake === next) this.coolingWake = undefined;
+      this.serveParked();
+      if (this.parked.size) this.wakeForCooling();
+    });
+  }
+
+  private poolChanged(): void {
+    this.serveParked();
+    this.observer.poolChanged();
+  }
+
+  /** Hands free addresses to parked requests, oldest first; fails them if the node turned out full. */
+  private serveParked(): void {
+    if (!this.parked.size) return;
+    const now = this.clock.now();
+    for (const p of [...this.parked.values()]) {
+      const addr = this.pool.pickFree(now);
+      if (!addr) break;
+      this.parked.delete(keyString(p.key));
+      try {
+        const stored = this.pool.assign(p.key, p.pod, addr, now);
+        const waitedMs = now - p.since;
+        this.observer.allocated(waitedMs, waitedMs);
+        p.resolve({ allocation: this.pool.toAllocation(stored), waitedMs, reused: false });
+      } catch (err) {
+        p.reject(err as Error);
+      }
+    }
+    if (this.parked.size && this.reconciler.ready) {
+      const full = this.fullMessage(now + this.settings.pool.addWaitMs);
+      if (full) for (const p of [...this.parked.values()]) this.unpark(p, new NodeFullError(full));
+    }
+    this.noteEmptyEnd();
+    if (this.parked.size) this.reconciler.kick();
+  }
+
+  private noteEmptyEnd(): void {
+    if (this.parked.size || this.emptySince === undefined) return;
+    this.observer.poolEmpty(this.clock.now() - this.emptySince);
+    this.emptySince = undefined;
+  }
+
+  private afterAssign(): void {
+    this.observer.poolChanged();
+    // Tidepool tops the pool up as soon as it runs low, not on the next tick.
+    if (this.reconciler.policy !== 'incumbent' && this.pool.counts(this.clock.now()).free === 0)
+      this.reconciler.kick();
+  }
+
+  /** The node-full sentence, or null when the pool can still grow or a cooldown ends before `deadline`. */
+  private fullMessage(deadline: number): string | null {
+    const cap = this.reconciler.capacity;
+    if (!cap || !this.reconciler.ready) return null;
+    const pd = this.settings.pool.prefixDelegation;
+    const c = this.pool.counts(this.clock.now());
+    const capacity = addressCapacity(cap, pd);
+    const slots = cap.ipv4PerInterface - 1;
+    const canGrow =
+      c.total < cap.maxPods &&
+      c.total < capacity &&
+      (this.pool.interfaces.size < cap.maxInterfaces && !this.reconciler.attachUnsupported
+        ? true
+        : [...this.pool.interfaces.values()].some((i) => (pd ? i.prefixes.size : i.addresses.size) < slots));
+    if (canGrow) return null;
+    const nextFree = this.pool.nextCoolingEnd();
+    if (nextFree !== undefined && nextFree <= deadline) return null;
+    const maxEni = this.settings.pool.maxEni > 0 ? String(this.settings.pool.maxEni) : 'unset';
+    let msg =
+      `node full: ${c.assigned} of ${capacity} addresses in use on ${this.pool.interfaces.size} interfaces ` +
+      `(instance type ${cap.instanceType}, MAX_ENI ${maxEni})`;
+    if (c.cooling)
+      msg += `; ${c.cooling} more are cooling (IP_COOLDOWN_PERIOD) until after the wait would end`;
+    return msg;
+  }
+
+  private describeCounts(): string {
+    const c = this.pool.counts(this.clock.now());
+    return `${c.free} free, ${c.assigned} assigned, ${c.cooling} cooling of ${c.total} on ${this.pool.interfaces.size} interfaces`;
+  }
+
+  private demand(): PoolDemand {
+    const now = this.clock.now();
+    return {
+      parked: this.parked.size,
+      addRatePerSec: decayedRate(this.rate, now),
+      roundTripMs: this.roundTripMs ?? 1_000,
+    };
+  }
+
+  async release(key: AllocationKey, reason: string): Promise<Allocation | null> {
+    const now = this.clock.now();
+    const stored = this.pool.release(key, now + this.settings.pool.cooldownMs);
+    if (!stored) return null;
+    this.log.debug({ address: stored.address, reason, containerId: key.containerId }, 'released');
+    this.observer.released();
+    this.observer.poolChanged();
+    if (this.parked.size) this.wakeForCooling();
+    return this.pool.toAllocation(stored);
+  }
+
+  check(key: AllocationKey): Allocation | null {
+    const stored = this.pool.allocations.get(keyString(key));
+    return stored ? this.pool.toAllocation(stored) : null;
+  }
+
+  async gc(network: string, valid: { containerId: string; ifname: string }[]): Promise<string[]> {
+    const keep = new Set(valid.map((v) => `${v.containerId}\u0000${v.ifname}`));
+    const released: string[] = [];
+    for (const a of [...this.pool.allocations.values()]) {
+      if (a.key.network !== network || keep.has(`${a.key.containerId}\u0000${a.key.ifname}`)) continue;
+      const r = await this.release(a.key, 'gc');
+      if (r) released.push(r.address);
+    }
+    return released;
+  }
+
+  status(): PoolStatus {
+    const c = this.pool.counts(this.clock.now());
+    const cap = this.reconciler.capacity;
+    const capacity = cap ? addressCapacity(cap, this.settings.pool.prefixDelegation) : 0;
+    const ready = this.reconciler.ready && !this.stopping;
+    let message: string;
+    if (this.stopping) message = 'shutting down';
+    else if (!this.reconciler.ready) message = `starting: ${this.reconciler.waitingOn()}`;
+    else if (c.free > 0) message = `ready: ${c.free} free addresses`;
+    else
+      message = this.fullMessage(this.clock.now()) ?? `no free address yet: ${this.reconciler.waitingOn()}`;
+    return {
+      ready,
+      message,
+      ...c,
+      capacity,
+      interfaces: this.pool.interfaces.size,
+      parked: this.parked.size,
+    };
+  }
+
+  snapshot(): IpamSnapshot {
+    return buildSnapshot(this, this.demand(), this.parked.size);
+  }
+}

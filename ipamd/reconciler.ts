@@ -1,0 +1,267 @@
+// The reconciler: runs the pool engine and executes its actions through the provider under the budget.
+// Rounds are serialised (one plan, its actions, then the next plan), like the incumbent's loop, but a
+// round starts at once when an Allocate parks (kick) instead of waiting for the next tick. Every wait
+// is on the injected Clock. The comparison mode keeps the incumbent's cadence: 2.5 s, pool round,
+// 2.5 s, reconcile (reference aws-vpc-cni.md 3.1), no kicks.
+// A periodic resync with listInterfaces() adopts what the cloud has and the store lacks, and drops
+// what the cloud no longer has once a grace for visibility lag has passed.
+
+import { randomUUID } from 'node:crypto';
+import type { Settings } from '../config/settings.js';
+import type { Clock } from '../providers/clock.js';
+import { SubnetFullError, UnsupportedError } from '../providers/errors.js';
+import type { CloudInterface, NodeInfo, Provider } from '../providers/types.js';
+import type { CloudBudget } from './budget.js';
+import { poolCapacity } from './capacity.js';
+import { executeAction, type ActionContext } from './actions.js';
+import type { CoreLogger } from './logger.js';
+import type { NodePool } from './node-pool.js';
+import type { PoolCapacity, PoolDemand } from './pool/model.js';
+import { planPool, policyOf, targetsOf } from './pool/plan.js';
+import { resyncPool } from './resync.js';
+import type { StateStore } from './store/store.js';
+
+export interface ReconcilerOptions {
+  settings: Settings;
+  provider: Provider;
+  store: StateStore;
+  pool: NodePool;
+  budget: CloudBudget;
+  clock: Clock;
+  log: CoreLogger;
+  demand: () => PoolDemand;
+  /** Addresses were added or removed: serve parked requests, update gauges. */
+  onChange: () => void;
+  /** Duration of a call that added addresses (learned by the adaptive policy). */
+  onRoundTrip: (ms: number) => void;
+  prepareInterface?: (iface: CloudInterface) => Promise<void>;
+  tickMs?: number;
+  resyncIntervalMs?: number;
+  visibilityGraceMs?: number;
+}
+
+/** After InsufficientFreeAddressesInSubnet / InsufficientCidrBlocks, growth pauses (reference 3.1). */
+export const SUBNET_FULL_PAUSE_MS = 120_000;
+
+export class Reconciler {
+  node?: NodeInfo;
+  capacity?: PoolCapacity;
+  ready = false;
+  lastDecreaseAt = 0;
+  lastResyncAt = 0;
+  growthPausedUntil = 0;
+  attachUnsupported = false;
+  /** What a cloud call in flight is doing, and the last failure: for "what the pool waits on". */
+  readonly inFlight = new Map<number, string>();
+  lastError?: { at: number; message: string };
+  rounds = 0;
+
+  private readonly o: ReconcilerOptions;
+  private readonly recentlyReleased = new Map<string, number>();
+  private stopping = false;
+  private kicked = false;
+  private wake?: () => void;
+  private tick?: Promise<void>;
+  private loopDone?: Promise<void>;
+  private roundRunning?: Promise<void>;
+  private seq = 0;
+  private readonly stopSignal: Promise<void>;
+  private signalStop!: () => void;
+
+  constructor(opts: ReconcilerOptions) {
+    this.o = opts;
+    this.stopSignal = new Promise((r) => (this.signalStop = r));
+  }
+
+  get policy() {
+    return policyOf(this.o.settings.pool);
+  }
+
+  /** Repairs open intents, learns the node, lists its interfaces once (ready), then runs the loop. */
+  async start(): Promise<void> {
+    const { provider, store, budget, log } = this.o;
+    provider.setJournal?.(store);
+    const intents = store.openIntents();
+    if (intents.length) {
+      log.warn(
+        { intents: intents.map((i) => ({ id: i.id, kind: i.kind })) },
+        'repairing cloud calls cut short',
+      );
+      if (provider.repairIntents)
+        await budget.run('RepairIntents', 'interfaces', () => provider.repairIntents!(intents));
+      for (const i of intents) store.end(i.id);
+    }
+    this.node = await budget.run('DescribeNode', 'describe', () => provider.describeNode());
+    this.capacity = poolCapacity(this.node.limits, this.o.settings.pool);
+    await this.resync();
+    this.ready = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Asks for a round now (an Allocate parked). Ignored in the comparison mode, as the incumbent does. */
+  kick(): void {
+    if (this.policy === 'incumbent' || this.stopping) return;
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.signalStop();
+    this.wake?.();
+    await this.loopDone;
+    await this.roundRunning;
+  }
+
+  private async loop(): Promise<void> {
+    const tickMs = this.o.tickMs ?? 5_000;
+    while (!this.stopping) {
+      if (this.policy === 'incumbent') {
+        await this.sleep(tickMs / 2);
+        if (this.stopping) break;
+        await this.runRound();
+        await this.sleep(tickMs / 2);
+      } else {
+        await this.waitTickOrKick(tickMs);
+        if (this.stopping) break;
+        // Let every request arriving in this turn of the event loop park first: one call serves them all.
+        await new Promise<void>((r) => setImmediate(r));
+        this.kicked = false;
+        await this.runRound();
+      }
+      if (!this.stopping && this.o.clock.now() - this.lastResyncAt >= (this.o.resyncIntervalMs ?? 60_000))
+        await this.resync().catch((err) => this.noteError('resync', err));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return Promise.race([this.o.clock.sleep(ms), this.stopSignal]);
+  }
+
+  private async waitTickOrKick(tickMs: number): Promise<void> {
+    if (this.kicked) return;
+    if (!this.tick) {
+      const t: Promise<void> = this.o.clock.sleep(tickMs).then(() => {
+        if (this.tick === t) this.tick = undefined;
+      });
+      this.tick = t;
+    }
+    const kick = new Promise<void>((r) => (this.wake = r));
+    await Promise.race([this.tick, kick, this.stopSignal]);
+    this.wake = undefined;
+  }
+
+  private async runRound(): Promise<void> {
+    this.roundRunning = this.round().catch((err) => this.noteError('round', err));
+    await this.roundRunning;
+    this.roundRunning = undefined;
+  }
+
+  /** One round: plan, then execute every planned action (concurrently; the budget orders them). */
+  async round(): Promise<void> {
+    if (!this.capacity) return;
+    const now = this.o.clock.now();
+    let actions = planPool(this.policy, {
+      state: this.o.pool.toPlanState(),
+      demand: this.o.demand(),
+      targets: targetsOf(this.o.settings.pool),
+      capacity: this.capacity,
+      now,
+      lastDecreaseAt: this.lastDecreaseAt,
+    });
+    if (now < this.growthPausedUntil)
+      actions = actions.filter((a) => a.kind !== 'assign' && a.kind !== 'attach');
+    if (this.attachUnsupported) actions = actions.filter((a) => a.kind !== 'attach');
+    if (!actions.length) return;
+    this.rounds++;
+    if (actions.some((a) => a.kind === 'release')) this.lastDecreaseAt = now;
+    await Promise.all(actions.map((a) => this.execute(a)));
+  }
+
+  private async execute(action: Parameters<typeof executeAction>[1]): Promise<void> {
+    const id = ++this.seq;
+    const what =
+      action.kind === 'assign'
+        ? `assigning ${action.count} ${action.unit === 'prefix' ? 'prefix(es)' : 'address(es)'} to ${action.interfaceId}`
+        : action.kind === 'attach'
+          ? `attaching interface ${action.deviceNumber} with ${action.count} ${action.unit}(es)`
+          : action.kind === 'release'
+            ? `releasing from ${action.interfaceId}`
+            : `detaching ${action.interfaceId}`;
+    this.inFlight.set(id, `${what} since ${new Date(this.o.clock.now()).toISOString()}`);
+    try {
+      await executeAction(this.actionContext(), action);
+    } catch (err) {
+      this.noteError(what, err);
+      if (err instanceof SubnetFullError) this.growthPausedUntil = this.o.clock.now() + SUBNET_FULL_PAUSE_MS;
+      if (err instanceof UnsupportedError && action.kind === 'attach') this.attachUnsupported = true;
+    } finally {
+      this.inFlight.delete(id);
+    }
+  }
+
+  private actionContext(): ActionContext {
+    const { settings, provider, pool, budget, clock, log, onChange, onRoundTrip, prepareInterface } = this.o;
+    return {
+      node: this.node!,
+      settings,
+      provider,
+      pool,
+      budget,
+      clock,
+      log,
+      onChange,
+      onRoundTrip,
+      prepareInterface,
+      clientToken: () => randomUUID(),
+      released: (ips) => ips.forEach((ip) => this.recentlyReleased.set(ip, clock.now())),
+    };
+  }
+
+  /** Lists the cloud's interfaces and brings the pool in line with them. */
+  async resync(): Promise<void> {
+    const { provider, budget, clock } = this.o;
+    const cloud = await budget.run('DescribeNetworkInterfaces', 'describe', () => provider.listInterfaces(), {
+      coalesce: true,
+    });
+    const now = clock.now();
+    const grace = this.o.visibilityGraceMs ?? 60_000;
+    for (const [ip, at] of this.recentlyReleased) if (now - at > grace) this.recentlyReleased.delete(ip);
+    await resyncPool({
+      cloud,
+      pool: this.o.pool,
+      node: this.node!,
+      now,
+      graceMs: grace,
+      recentlyReleased: this.recentlyReleased,
+      log: this.o.log,
+      prepareInterface: this.o.prepareInterface,
+    });
+    this.lastResyncAt = now;
+    this.o.onChange();
+  }
+
+  private noteError(what: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.lastError = { at: this.o.clock.now(), message: `${what}: ${message}` };
+    this.o.log.warn({ err: message, what }, 'pool action failed');
+  }
+
+  /** A sentence saying what the pool is waiting on (for PoolWaitTimeoutError and status). */
+  waitingOn(): string {
+    const parts: string[] = [];
+    if (!this.ready) parts.push('the first listing of the node interfaces has not finished');
+    if (this.inFlight.size) parts.push(`cloud calls in flight: ${[...this.inFlight.values()].join('; ')}`);
+    else parts.push('no cloud call in flight');
+    const now = this.o.clock.now();
+    if (now < this.growthPausedUntil)
+      parts.push(
+        `growth paused for ${Math.ceil((this.growthPausedUntil - now) / 1000)} s after a subnet-full error`,
+      );
+    if (this.lastError)
+      parts.push(
+        `last cloud error ${Math.round((now - this.lastError.at) / 1000)} s ago: ${this.lastError.message}`,
+      );
+    return parts.join('; ');
+  }
+}
