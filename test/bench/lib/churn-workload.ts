@@ -48,11 +48,11 @@ export const defaultChurn: ChurnOptions = {
   steadyRate: 0.2,
   steadyLifetimeMs: 45_000,
   hpaEveryMs: 8 * 60_000,
-  hpaBase: 2,
-  hpaDoublings: 2,
+  hpaBase: 3,
+  hpaDoublings: 3,
   hpaHoldMs: 60_000,
   cronProbability: 0.3,
-  cronSize: [3, 8],
+  cronSize: [4, 12],
   cronRunMs: [20_000, 45_000],
 };
 
