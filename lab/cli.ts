@@ -1,0 +1,212 @@
+// `tidepoolctl lab …`: the one-machine lab. See usage below; every command takes --prefix (the
+// namespace name prefix, unique per lab; default tp-, or $TIDEPOOL_LAB_PREFIX) and --state-dir (default
+// /run/tidepool-lab/<prefix>).
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { CloudFactory } from './cloud.js';
+import { labDown } from './down.js';
+import { runFabricController } from './fabric-controller.js';
+import { createManifest, manifestPath, readManifest, withLabLock, type Manifest } from './manifest.js';
+import { defaultStateDir, DEFAULT_PREFIX, labNames, validatePrefix } from './names.js';
+import { selfCommand } from './paths.js';
+import { podAdd, podDel } from './pod.js';
+import { simLabCloud } from './sim-cloud.js';
+import { formatStatus, labStatus } from './status.js';
+import { labUp } from './up.js';
+
+export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
+  up [--nodes N] [--instance-type T] [--policy aws-compatible|adaptive] [--env KEY=VALUE]...
+                           build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
+  pod add NODE NAME        a pod namespace wired by the real plugin on NODE
+  pod del NODE NAME        the plugin's DEL, then the namespace goes
+  exec NODE|POD|vpc|internet -- CMD...
+                           run CMD in that namespace
+  status [--json]          nodes, interfaces the fabric routes, pods
+  down                     remove every namespace, process and file of the lab`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string[]>;
+  rest: string[];
+}
+
+const VALUE_FLAGS = new Set([
+  '--prefix',
+  '--state-dir',
+  '--nodes',
+  '--instance-type',
+  '--policy',
+  '--env',
+  '--provider',
+]);
+const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
+
+function parse(argv: string[]): Parsed {
+  const out: Parsed = { positional: [], flags: new Map(), rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.rest = argv.slice(i + 1);
+      break;
+    }
+    const [name, inline] =
+      a.startsWith('--') && a.includes('=')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
+    if (VALUE_FLAGS.has(name)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      out.flags.set(name, [...(out.flags.get(name) ?? []), v]);
+    } else if (BOOL_FLAGS.has(name)) out.flags.set(name, ['true']);
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+    else out.positional.push(a);
+  }
+  return out;
+}
+
+function flag(p: Parsed, name: string): string | undefined {
+  return p.flags.get(name)?.at(-1);
+}
+
+function intFlag(p: Parsed, name: string, def: number, min: number, max: number): number {
+  const v = flag(p, name);
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}`);
+  return Number(v);
+}
+
+const clouds: Record<string, CloudFactory> = { sim: simLabCloud };
+
+function cloudFor(m: Manifest) {
+  const factory = clouds[m.options.provider];
+  if (!factory)
+    throw new UsageError(`unknown provider ${m.options.provider} (known: ${Object.keys(clouds).join(', ')})`);
+  return factory(m);
+}
+
+const log = (msg: string) => process.stderr.write(`lab: ${msg}\n`);
+
+export async function runLab(argv: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parse(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (p.flags.has('--help') || p.flags.has('-h') || p.positional.length === 0) {
+    process.stdout.write(USAGE + '\n');
+    return p.positional.length === 0 && !p.flags.has('--help') && !p.flags.has('-h') ? 2 : 0;
+  }
+  try {
+    const prefix = validatePrefix(flag(p, '--prefix') ?? process.env.TIDEPOOL_LAB_PREFIX ?? DEFAULT_PREFIX);
+    const stateDir = flag(p, '--state-dir') ?? defaultStateDir(prefix);
+    const [cmd, ...args] = p.positional;
+    switch (cmd) {
+      case 'up':
+        return await up(p, prefix, stateDir, argv);
+      case 'down': {
+        if (!existsSync(manifestPath(stateDir))) {
+          log(`no lab in ${stateDir}: nothing to remove`);
+          return 0;
+        }
+        const errors = await withLabLock(stateDir, async () => labDown(readManifest(stateDir), log));
+        for (const e of errors) log(e);
+        return errors.length ? 1 : 0;
+      }
+      case 'pod': {
+        const [sub, node, name] = args;
+        if (!['add', 'del'].includes(sub) || !node || !name || args.length !== 3)
+          throw new UsageError('usage: lab pod add|del NODE NAME');
+        return await withLabLock(stateDir, async () => {
+          const m = readManifest(stateDir);
+          if (sub === 'add') {
+            const pod = await podAdd(m, node, name);
+            process.stdout.write(`${pod.name} ${pod.address}\n`);
+          } else await podDel(m, node, name);
+          return 0;
+        });
+      }
+      case 'exec':
+        if (args.length !== 1 || p.rest.length === 0)
+          throw new UsageError('usage: lab exec NODE|POD|vpc|internet -- CMD...');
+        return await exec(readManifest(stateDir), args[0], p.rest);
+      case 'status': {
+        const s = labStatus(readManifest(stateDir));
+        process.stdout.write((p.flags.has('--json') ? JSON.stringify(s, null, 2) : formatStatus(s)) + '\n');
+        return 0;
+      }
+      case '_fabric':
+        return await runFabricController(stateDir, cloudFor);
+      default:
+        throw new UsageError(`unknown lab command ${cmd}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) process.stderr.write(`${e.message}\n${USAGE}\n`);
+    else process.stderr.write(`lab: ${(e as Error).message}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): Promise<number> {
+  if (existsSync(manifestPath(stateDir)))
+    throw new Error(`a lab is already up in ${stateDir} (prefix ${prefix}); run \`lab down\` first`);
+  const env: Record<string, string> = {};
+  for (const kv of p.flags.get('--env') ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new UsageError(`--env needs KEY=VALUE, got ${kv}`);
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const provider = flag(p, '--provider') ?? 'sim';
+  if (!clouds[provider])
+    throw new UsageError(`unknown provider ${provider} (known: ${Object.keys(clouds).join(', ')})`);
+  const self = selfCommand(argv);
+  const m = createManifest(stateDir, prefix, {
+    nodes: intFlag(p, '--nodes', 2, 1, 16),
+    instanceType: flag(p, '--instance-type') ?? 't3.medium',
+    policy: flag(p, '--policy') ?? 'aws-compatible',
+    provider: provider as 'sim',
+    env,
+  });
+  try {
+    await withLabLock(stateDir, () =>
+      labUp({
+        m,
+        cloud: cloudFor(m),
+        fabricArgv: [...self, '_fabric', '--prefix', prefix, '--state-dir', stateDir],
+        log,
+      }),
+    );
+  } catch (e) {
+    // What was created stays for inspection (logs in the state directory); down removes all of it.
+    throw new Error(
+      `${(e as Error).message}\nlab up failed; everything it created is listed in ${manifestPath(stateDir)}: ` +
+        `remove it with \`tidepoolctl lab down --prefix ${prefix}\``,
+    );
+  }
+  log(`lab ${prefix} is up: ${m.nodes.map((n) => `${n.name} ${n.primaryAddress}`).join(', ')}`);
+  return 0;
+}
+
+function exec(m: Manifest, target: string, cmd: string[]): Promise<number> {
+  const names = labNames(m.prefix);
+  const ns =
+    target === 'vpc'
+      ? names.vpc
+      : target === 'internet'
+        ? names.internet
+        : (m.nodes.find((n) => n.name === target)?.netns ?? m.pods.find((q) => q.name === target)?.netns);
+  if (!ns) throw new UsageError(`no node or pod named ${target} (or vpc, internet)`);
+  return new Promise((resolve) => {
+    const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'inherit' });
+    child.on('error', (e) => {
+      process.stderr.write(`lab exec: ${e.message}\n`);
+      resolve(127);
+    });
+    child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? (osConstants.signals[sig] ?? 1) : 1)));
+  });
+}

@@ -1,0 +1,76 @@
+// Runs the real CNI plugin (dist/bin/tidepool) as a runtime does: inside the node's namespace, with the
+// CNI_* environment and the network configuration on stdin, reading the result (or the error JSON) from
+// stdout.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pluginConfig, type Conflist } from './conflist.js';
+import type { Manifest, NodeRecord } from './manifest.js';
+import { netnsPath, runCommand } from './netns.js';
+import { binary, binDir } from './paths.js';
+
+export class PluginError extends Error {
+  constructor(
+    readonly command: string,
+    readonly code: number,
+    readonly output: string,
+  ) {
+    super(`plugin ${command} failed (exit ${code}): ${output.trim()}`);
+    this.name = 'PluginError';
+  }
+}
+
+export interface PluginCall {
+  command: 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  podNamespace?: string;
+  podName?: string;
+  prevResult?: unknown;
+}
+
+export function pluginEnv(call: PluginCall): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: call.command,
+    CNI_PATH: `${binDir()}:/usr/lib/cni`,
+  };
+  if (call.containerId) env.CNI_CONTAINERID = call.containerId;
+  if (call.netns !== undefined) env.CNI_NETNS = call.netns ? netnsPath(call.netns) : '';
+  if (call.ifname) env.CNI_IFNAME = call.ifname;
+  if (call.podName) {
+    env.CNI_ARGS = [
+      'IgnoreUnknown=1',
+      `K8S_POD_NAMESPACE=${call.podNamespace ?? 'default'}`,
+      `K8S_POD_NAME=${call.podName}`,
+      `K8S_POD_INFRA_CONTAINER_ID=${call.containerId}`,
+    ].join(';');
+  }
+  return env;
+}
+
+export function readConflist(node: NodeRecord): Conflist {
+  return JSON.parse(readFileSync(join(node.dir, '10-tidepool.conflist'), 'utf8')) as Conflist;
+}
+
+/** Runs the plugin in the node's namespace; returns its parsed stdout, throws PluginError on failure. */
+export async function runPlugin(node: NodeRecord, call: PluginCall): Promise<any> {
+  const stdin = pluginConfig(readConflist(node), 0, call.prevResult ? { prevResult: call.prevResult } : {});
+  const r = await runCommand(['ip', 'netns', 'exec', node.netns, binary('plugin')], {
+    input: stdin,
+    env: pluginEnv(call),
+    timeoutMs: 60_000,
+  });
+  if (r.code !== 0) throw new PluginError(call.command, r.code, r.stdout || r.stderr);
+  return r.stdout.trim() ? JSON.parse(r.stdout) : null;
+}
+
+/** The daemon serves when the plugin's STATUS succeeds (the same check a runtime makes). */
+export async function checkDaemonReady(_m: Manifest, node: NodeRecord): Promise<boolean> {
+  try {
+    await runPlugin(node, { command: 'STATUS' });
+    return true;
+  } catch {
+    return false;
+  }
+}
