@@ -1,0 +1,166 @@
+// Shrink with the AWS timers, throttling backoff, restart and repair, in virtual time on the sim.
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { key, makeNode, pod, settle, simCalls, type TestNode } from './core.harness.js';
+
+let node: TestNode | undefined;
+afterEach(async () => {
+  await node?.cleanup();
+  node = undefined;
+});
+
+describe('shrink with the AWS timers', () => {
+  test('releases wait for cooldown, are 30 s apart, and an ENI is freed only after 60 s of life', async () => {
+    node = makeNode({ env: { WARM_IP_TARGET: '2' } });
+    const { clock, cloud, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    expect(core.status()).toMatchObject({ total: 2, free: 2 });
+
+    // 10 pods: the primary grows to 9, then an ENI is attached for the rest plus 2 warm.
+    await settle(
+      clock,
+      Promise.all(Array.from({ length: 10 }, (_, i) => core.allocate(key(`c${i}`), pod(`p${i}`)))),
+    );
+    await clock.advance(6_000);
+    expect(core.status()).toMatchObject({ assigned: 10, free: 2, interfaces: 2 });
+    const attachedAt = simCalls(cloud, 'AttachNetworkInterface')[0].at;
+
+    // Two batches of releases 10 s apart: their cooldowns end 10 s apart.
+    const t1 = clock.now();
+    for (let i = 0; i < 5; i++) await core.release(key(`c${i}`), 'test');
+    await clock.advance(10_000);
+    for (let i = 5; i < 10; i++) await core.release(key(`c${i}`), 'test');
+    await clock.advance(19_000); // t1 + 29 s: everything released is still cooling
+    expect(simCalls(cloud, 'UnassignPrivateIpAddresses')).toHaveLength(0);
+
+    await clock.advance(120_000);
+    const unassign = simCalls(cloud, 'UnassignPrivateIpAddresses');
+    expect(unassign.length).toBeGreaterThanOrEqual(2);
+    expect(unassign[0].at).toBeGreaterThanOrEqual(t1 + 30_000);
+    // The 30 s decrease gap between two scale-downs (one scale-down may call once per interface).
+    const rounds = [...new Set(unassign.map((c) => c.at))];
+    expect(rounds.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < rounds.length; i++) expect(rounds[i] - rounds[i - 1]).toBeGreaterThan(30_000);
+    const detach = simCalls(cloud, 'DetachNetworkInterface');
+    expect(detach).toHaveLength(1);
+    expect(detach[0].at - attachedAt).toBeGreaterThanOrEqual(60_000);
+    expect(core.status()).toMatchObject({ assigned: 0, total: 2, free: 2, interfaces: 1 });
+  });
+});
+
+describe('throttling', () => {
+  test('throttled calls back off with growing jittered delays and converge, with no storm', async () => {
+    node = makeNode({ sim: { faults: { AssignPrivateIpAddresses: { next: 4, error: 'throttle' } } } });
+    const { clock, cloud, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(60_000);
+    const assigns = simCalls(cloud, 'AssignPrivateIpAddresses');
+    expect(assigns.map((c) => c.outcome)).toEqual([
+      'RequestLimitExceeded',
+      'RequestLimitExceeded',
+      'RequestLimitExceeded',
+      'RequestLimitExceeded',
+      'ok',
+    ]);
+    const gaps = assigns.slice(1).map((c, i) => c.at - assigns[i].at);
+    // Full jitter under a doubling cap (500 ms × 2^attempt): every gap within its cap, not all equal.
+    gaps.forEach((g, i) => expect(g).toBeLessThanOrEqual(500 * 2 ** (i + 1)));
+    expect(new Set(gaps).size).toBeGreaterThan(1);
+    expect(node.calls.filter((c) => c.outcome === 'throttled')).toHaveLength(4);
+    expect(core.status()).toMatchObject({ total: 9, free: 9 });
+  });
+
+  test('a cloud-wide throttle (tiny bucket) slows growth but every parked request is served', async () => {
+    node = makeNode({
+      instanceType: 'm5.4xlarge',
+      sim: { throttle: { AssignPrivateIpAddresses: { capacity: 1, refillPerSec: 0.2 } } },
+      env: { WARM_IP_TARGET: '1', TIDEPOOL_ADD_WAIT_MS: '60000' },
+    });
+    const { clock, cloud, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(1_000);
+    const results = await settle(
+      clock,
+      Promise.all(Array.from({ length: 40 }, (_, i) => core.allocate(key(`c${i}`), pod(`p${i}`)))),
+    );
+    expect(new Set(results.map((r) => r.allocation.address)).size).toBe(40);
+    const assigns = simCalls(cloud, 'AssignPrivateIpAddresses');
+    // Growth is a handful of batched calls, not one per pod.
+    expect(assigns.filter((c) => c.outcome === 'ok').length).toBeLessThanOrEqual(4);
+    expect(assigns.length).toBeLessThan(20);
+  });
+});
+
+describe('restart', () => {
+  test('a restart keeps allocations and cooldowns', async () => {
+    node = makeNode({ env: { MAX_ENI: '1', TIDEPOOL_ADD_WAIT_MS: '60000' } });
+    const { clock } = node;
+    let core = node.core;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    const held = [];
+    for (let i = 0; i < 9; i++)
+      held.push((await core.allocate(key(`c${i}`), pod(`p${i}`))).allocation.address);
+    const cooled = (await core.release(key('c0'), 'test'))!.address;
+    await settle(clock, core.stop());
+
+    core = await node.restart();
+    await settle(clock, core.start());
+    expect(core.check(key('c1'))?.address).toBe(held[1]);
+    const snap = core.snapshot();
+    const entry = snap.interfaces.flatMap((i) => i.addresses).find((a) => a.address === cooled);
+    expect(entry?.state).toBe('cooling');
+    // The only address not in use is cooling: a new ADD waits for its cooldown, then gets it.
+    const t0 = clock.now();
+    const r = await settle(clock, core.allocate(key('c9'), pod('p9')));
+    expect(r.allocation.address).toBe(cooled);
+    expect(clock.now() - t0).toBeGreaterThan(10_000);
+  });
+
+  test('after a crash the intents still open are handed to the provider and closed', async () => {
+    node = makeNode();
+    const { clock, store, provider } = node;
+    // A crash mid-attach: the journal says an interface was being created with this token.
+    store.begin('attachInterface', { clientToken: 'tok-1', deviceIndex: 1 });
+    const handed: unknown[] = [];
+    const repair = provider.repairIntents.bind(provider);
+    provider.repairIntents = async (intents) => {
+      handed.push(...intents.map((i) => ({ kind: i.kind, details: i.details })));
+      return repair(intents);
+    };
+    const core = node.core;
+    await settle(clock, core.start());
+    expect(handed).toEqual([{ kind: 'attachInterface', details: { clientToken: 'tok-1', deviceIndex: 1 } }]);
+    expect(store.openIntents()).toEqual([]);
+    expect(core.status().ready).toBe(true);
+  });
+
+  test('an interface the cloud has and the store lacks is adopted by the resync', async () => {
+    node = makeNode();
+    const { clock, provider, core } = node;
+    // Attached behind the daemon's back (e.g. by a daemon that crashed before recording it).
+    const ci = await settle(
+      clock,
+      provider.attachInterface({
+        subnetId: (await settle(clock, provider.describeNode())).subnetId,
+        securityGroups: [],
+        deviceIndex: 1,
+        addresses: 4,
+        clientToken: 'x',
+      }),
+    );
+    await settle(clock, core.start());
+    const snap = core.snapshot();
+    expect(snap.interfaces.map((i) => i.id)).toContain(ci.id);
+    expect(snap.interfaces.find((i) => i.id === ci.id)?.addresses).toHaveLength(4);
+  });
+
+  test('stop refuses new allocations and closes the store', async () => {
+    node = makeNode();
+    const { clock, core, store } = node;
+    await settle(clock, core.start());
+    await settle(clock, core.stop());
+    await expect(core.allocate(key('c1'), pod('p1'))).rejects.toThrow(/shutting down/);
+    expect(store.isOpen).toBe(false);
+  });
+});
