@@ -1,0 +1,119 @@
+// The Ipam facade: gc, status, snapshot, prefix mode and the adaptive policy, in virtual time on the sim.
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { key, makeNode, pod, settle, simCalls, type TestNode } from './core.harness.js';
+
+let node: TestNode | undefined;
+afterEach(async () => {
+  await node?.cleanup();
+  node = undefined;
+});
+
+describe('Ipam facade', () => {
+  test('allocation carries the interface, route table and gateway of its address', async () => {
+    node = makeNode({ env: { WARM_IP_TARGET: '1' } });
+    const { clock, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    const onPrimary = (await core.allocate(key('a'), pod('a'))).allocation;
+    expect(onPrimary).toMatchObject({ deviceNumber: 0, routeTable: 254 });
+    expect(onPrimary.subnetGateway).toMatch(/\.1$/);
+    // Fill the primary (9) so that the next address comes from a secondary interface.
+    const rest = await settle(
+      clock,
+      Promise.all(Array.from({ length: 9 }, (_, i) => core.allocate(key(`b${i}`), pod(`b${i}`)))),
+    );
+    const secondary = rest.map((r) => r.allocation).find((a) => a.deviceNumber > 0)!;
+    expect(secondary.routeTable).toBe(secondary.deviceNumber + 1);
+  });
+
+  test('gc releases the allocations of a network not in the valid list, and only those', async () => {
+    node = makeNode();
+    const { clock, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    await core.allocate(key('keep'), pod('keep'));
+    const gone = (await core.allocate(key('gone'), pod('gone'))).allocation.address;
+    await core.allocate({ network: 'other', containerId: 'x', ifname: 'eth0' }, pod('x'));
+    expect(await core.gc('tidepool', [{ containerId: 'keep', ifname: 'eth0' }])).toEqual([gone]);
+    expect(core.check(key('keep'))).not.toBeNull();
+    expect(core.check(key('gone'))).toBeNull();
+    expect(core.check({ network: 'other', containerId: 'x', ifname: 'eth0' })).not.toBeNull();
+    expect(core.status()).toMatchObject({ assigned: 2, cooling: 1 });
+  });
+
+  test('status and snapshot show states, cooldowns, allocations and recent cloud calls', async () => {
+    node = makeNode();
+    const { clock, core } = node;
+    expect(core.status()).toMatchObject({ ready: false });
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    await core.allocate(key('a'), pod('a'));
+    await core.allocate(key('b'), pod('b'));
+    await core.release(key('b'), 'test');
+    expect(core.status()).toMatchObject({
+      ready: true,
+      total: 9,
+      assigned: 1,
+      cooling: 1,
+      free: 7,
+      capacity: 27,
+    });
+    const snap = core.snapshot();
+    const states = snap.interfaces[0].addresses.map((a) => a.state).sort();
+    expect(states.filter((s) => s === 'cooling')).toHaveLength(1);
+    expect(snap.allocations.map((a) => a.key.containerId)).toEqual(['a']);
+    expect(snap.cloud.recentCalls.map((c) => c.action)).toEqual(
+      expect.arrayContaining(['DescribeNode', 'DescribeNetworkInterfaces', 'AssignPrivateIpAddresses']),
+    );
+    expect(snap.settings).toMatchObject({ WARM_ENI_TARGET: 1, IP_COOLDOWN_PERIOD: 30 });
+  });
+});
+
+describe('prefix delegation on the sim', () => {
+  test('MINIMUM_IP_TARGET=20 takes two /28 prefixes (32 addresses), served to pods', async () => {
+    node = makeNode({
+      env: { ENABLE_PREFIX_DELEGATION: 'true', MINIMUM_IP_TARGET: '20', WARM_PREFIX_TARGET: '0' },
+    });
+    const { clock, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    expect(core.status()).toMatchObject({ total: 32, free: 32 });
+    expect(core.snapshot().interfaces[0].prefixes).toHaveLength(2);
+    const a = await core.allocate(key('a'), pod('a'));
+    expect(
+      core.snapshot().interfaces[0].addresses.find((x) => x.address === a.allocation.address)?.prefix,
+    ).toBeDefined();
+  });
+});
+
+describe('adaptive policy', () => {
+  test('grows at once for a burst across interfaces, and shrinks only after the decrease gap', async () => {
+    node = makeNode({ env: { TIDEPOOL_POOL_POLICY: 'adaptive' }, sim: { latency: 'realistic', seed: 5 } });
+    const { clock, cloud, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    expect(core.status().free).toBeGreaterThanOrEqual(1);
+    const results = await settle(
+      clock,
+      Promise.all(Array.from({ length: 20 }, (_, i) => core.allocate(key(`c${i}`), pod(`p${i}`)))),
+    );
+    expect(results).toHaveLength(20);
+    // One round planned the whole burst: the primary topped up and two interfaces attached together.
+    const attaches = simCalls(cloud, 'AttachNetworkInterface');
+    expect(attaches).toHaveLength(2);
+    expect(Math.abs(attaches[1].at - attaches[0].at)).toBeLessThan(3_000);
+    const max = Math.max(...results.map((r) => r.waitedMs));
+    expect(max).toBeLessThan(5_000);
+
+    for (let i = 0; i < 20; i++) await core.release(key(`c${i}`), 'test');
+    const released = clock.now();
+    await clock.advance(25_000);
+    expect(simCalls(cloud, 'UnassignPrivateIpAddresses')).toHaveLength(0); // still cooling
+    await clock.advance(300_000);
+    const unassign = simCalls(cloud, 'UnassignPrivateIpAddresses');
+    const detach = simCalls(cloud, 'DetachNetworkInterface');
+    expect(unassign.length + detach.length).toBeGreaterThan(0);
+    expect(Math.min(...[...unassign, ...detach].map((c) => c.at))).toBeGreaterThanOrEqual(released + 30_000);
+    expect(core.status().interfaces).toBe(1);
+  });
+});
