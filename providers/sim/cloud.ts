@@ -27,6 +27,18 @@ import { SimTopology, type SubnetSpec } from './topology.js';
 
 export type { SubnetSpec } from './topology.js';
 import { Ec2Actions } from './ec2.js';
+import type { InstanceView, InterfaceView, SubnetView } from './model.js';
+import { describeInstance, describeInterface, describeSubnet } from './views.js';
+
+export interface SimInspection {
+  region: string;
+  vpc: { id: string; cidr: string };
+  subnets: SubnetView[];
+  instances: InstanceView[];
+  interfaces: InterfaceView[];
+  /** Seq of the last event emitted: GET /events?since=<eventSeq> continues from this state without a gap. */
+  eventSeq: number;
+}
 
 export interface SimCloudOptions {
   /** Default realClock; pass a VirtualClock for virtual-time tests and benchmarks. */
@@ -174,6 +186,19 @@ export class SimCloud {
   bucketLevel(key: string): number | undefined {
     const b = this.bucket(key);
     return b?.level(this.clock.now());
+  }
+
+  /** Everything the cloud holds, as it is now (no visibility lag): for the lab, tests and operators. */
+  inspect(): SimInspection {
+    const t = this.topology;
+    return {
+      region: t.region,
+      vpc: { id: t.vpc.id, cidr: t.vpc.cidr },
+      subnets: [...t.subnets.values()].map((s) => describeSubnet(t, s)),
+      instances: [...t.instances.values()].map((i) => describeInstance(t, i)),
+      interfaces: [...t.interfaces.values()].map((r) => describeInterface(t, r, this.clock.now(), 0)),
+      eventSeq: this.eventSeq,
+    };
   }
 
   toJSON(): SimStateJson {
