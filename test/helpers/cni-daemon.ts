@@ -12,19 +12,23 @@ export interface CniDaemon {
   allocations(): Promise<string[]>;
   allocateCalls(): number;
   stop(): Promise<void>;
+  /** Starts it again after stop(), on the same socket and with the same state. */
+  start(): Promise<void>;
 }
 
 export async function startCniDaemon(_host: Netns, dir: string): Promise<CniDaemon> {
-  const ipam = new MemoryIpam(['10.0.1.10', '10.0.1.11', '10.0.1.12']);
+  const ipam = new MemoryIpam(Array.from({ length: 20 }, (_, i) => `10.0.1.${10 + i}`));
   let calls = 0;
   const allocate = ipam.allocate.bind(ipam);
   ipam.allocate = (k, p) => (calls++, allocate(k, p));
-  const server = new IpamServer({
-    ipam,
-    logger: pino({ level: 'silent' }),
-    podMtu: 9001,
-    vpcCidrs: () => ['10.0.0.0/16'],
-  });
+  const make = () =>
+    new IpamServer({
+      ipam,
+      logger: pino({ level: 'silent' }),
+      podMtu: 9001,
+      vpcCidrs: () => ['10.0.0.0/16'],
+    });
+  let server = make();
   const socket = join(dir, 'ipamd.sock');
   await server.listen(socket);
   return {
@@ -32,5 +36,9 @@ export async function startCniDaemon(_host: Netns, dir: string): Promise<CniDaem
     allocations: async () => [...ipam.allocations.values()].map((a) => a.address).sort(),
     allocateCalls: () => calls,
     stop: async () => void (await server.shutdown(200)),
+    start: async () => {
+      server = make();
+      await server.listen(socket);
+    },
   };
 }
