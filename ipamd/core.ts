@@ -301,6 +301,8 @@ export class IpamCore implements Ipam {
   }
 
   async release(key: AllocationKey, reason: string): Promise<Allocation | null> {
+    if (!this.store.isOpen)
+      throw new ShuttingDownError('the daemon has stopped; the release is reconciled on restart');
     const now = this.clock.now();
     const stored = this.pool.release(key, now + this.settings.pool.cooldownMs);
     if (!stored) return null;

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Settings } from '../config/settings.js';
 import type { Clock } from '../providers/clock.js';
-import { SubnetFullError, UnsupportedError } from '../providers/errors.js';
+import { LimitExceededError, SubnetFullError, UnsupportedError } from '../providers/errors.js';
 import type { CloudInterface, NodeInfo, Provider } from '../providers/types.js';
 import type { CloudBudget } from './budget.js';
 import { poolCapacity } from './capacity.js';
@@ -195,6 +195,8 @@ export class Reconciler {
       this.noteError(what, err);
       if (err instanceof SubnetFullError) this.growthPausedUntil = this.o.clock.now() + SUBNET_FULL_PAUSE_MS;
       if (err instanceof UnsupportedError && action.kind === 'attach') this.attachUnsupported = true;
+      // PrivateIpAddressLimitExceeded: our view is out of date (reference 3.4); list again next turn.
+      if (err instanceof LimitExceededError) this.lastResyncAt = 0;
     } finally {
       this.inFlight.delete(id);
     }
