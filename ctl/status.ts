@@ -13,12 +13,15 @@ interface PoolView {
   capacity: number;
   interfaces: number;
   parked: number;
+  node?: { instanceId: string; instanceType: string; zone: string } | null;
+  policy?: string;
 }
 interface AddressView {
   ip?: string;
   address?: string;
   state: string;
-  coolingUntil?: number;
+  /** Epoch ms or an ISO time (the daemon's snapshot gives ISO). */
+  coolingUntil?: number | string;
   prefix?: string;
 }
 interface InterfaceView {
@@ -68,6 +71,11 @@ export function renderStatus(
   now: number,
 ): string[] {
   const out: string[] = [];
+  if (pool.node)
+    out.push(
+      `node: ${pool.node.instanceId} (${pool.node.instanceType}, ${pool.node.zone})` +
+        (pool.policy ? `, policy ${pool.policy}` : ''),
+    );
   out.push(`pool: ${pool.ready ? 'ready' : 'NOT READY'}${pool.message ? ` (${pool.message})` : ''}`);
   out.push(
     `  ${pool.assigned} assigned, ${pool.free} free, ${pool.cooling} cooling (not available), ${pool.total} total ` +
@@ -91,8 +99,8 @@ export function renderStatus(
     const rows = itf.addresses.map((a) => {
       const ip = a.ip ?? a.address ?? '?';
       const note =
-        a.state === 'cooling' && a.coolingUntil
-          ? `reusable in ${Math.max(0, Math.ceil((a.coolingUntil - now) / 1000))} s`
+        a.state === 'cooling' && a.coolingUntil !== undefined
+          ? `reusable in ${Math.max(0, Math.ceil((new Date(a.coolingUntil).getTime() - now) / 1000))} s`
           : '';
       return [ip, a.state, a.state === 'assigned' ? podName(byAddress.get(ip)) : note];
     });

@@ -8,7 +8,7 @@ export const INTROSPECTION_PATHS = {
   '/v1/interfaces': 'network interfaces with their addresses (or prefixes) and the state of each address',
   '/v1/allocations': 'allocations: network, container id, ifname, pod, address, interface',
   '/v1/settings': 'the settings the daemon runs with',
-  '/v1/cloud-calls': 'recent cloud API calls with their latency and outcome',
+  '/v1/cloud-calls': 'recent cloud API calls with their latency and outcome, totals, what the pool waits on',
 } as const;
 
 export interface IntrospectionOptions {
@@ -31,7 +31,7 @@ export function introspectionHandler(opts: IntrospectionOptions) {
     '/v1/interfaces': () => part(opts.ipam.snapshot(), 'interfaces'),
     '/v1/allocations': () => part(opts.ipam.snapshot(), 'allocations'),
     '/v1/settings': () => opts.settings,
-    '/v1/cloud-calls': () => part(opts.ipam.snapshot(), 'cloudCalls', 'recentCloudCalls'),
+    '/v1/cloud-calls': () => part(opts.ipam.snapshot(), 'cloud'),
   };
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
@@ -50,10 +50,13 @@ export function introspectionHandler(opts: IntrospectionOptions) {
   };
 }
 
-/** Pool-level facts of the snapshot that status() does not carry (node, instance type, mode). */
+/** Pool-level facts of the snapshot that status() does not carry (node, capacity, policy, demand). */
 function poolExtras(snapshot: unknown): Record<string, unknown> | null {
-  const node = part(snapshot, 'node');
-  return node !== snapshot && node && typeof node === 'object' ? { node } : null;
+  if (!snapshot || typeof snapshot !== 'object') return null;
+  const s = snapshot as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ['node', 'policy', 'capacity', 'demand', 'settings']) if (k in s) out[k] = s[k];
+  return out;
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {

@@ -24,7 +24,7 @@ export function createLogger(opts: LogOptions): Logger {
   return pino(
     {
       level: opts.logLevel,
-      base: { component: 'ipamd', pid: process.pid },
+      base: { name: 'tidepool-ipamd', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -92,7 +92,10 @@ export class MemoryIpam implements Ipam {
     return {
       interfaces: [{ id: 'eni-0001', deviceNumber: 1, addresses: [...this.free] }],
       allocations: [...this.allocations.values()],
-      cloudCalls: [{ action: 'AssignPrivateIpAddresses', ms: 12, outcome: 'ok' }],
+      cloud: {
+        recentCalls: [{ action: 'AssignPrivateIpAddresses', ms: 12, outcome: 'ok' }],
+        waitingOn: 'nothing',
+      },
     };
   }
 }

@@ -92,7 +92,7 @@ describe('tidepoolctl', () => {
           subnetCidr: '10.0.0.0/24',
           addresses: [
             { ip: '10.0.0.10', state: 'assigned' },
-            { ip: '10.0.0.11', state: 'cooling', coolingUntil: 31_000 },
+            { ip: '10.0.0.11', state: 'cooling', coolingUntil: new Date(31_000).toISOString() },
             { ip: '10.0.0.12', state: 'free' },
           ],
         },

@@ -43,7 +43,7 @@ describe('introspection HTTP', () => {
       { id: 'eni-0001', deviceNumber: 1, addresses: ['10.0.1.11', '10.0.1.12'] },
     ]);
     expect((await getJson(`${ep.url}/v1/settings`)).body.pool.warmIpTarget).toBe(5);
-    expect((await getJson(`${ep.url}/v1/cloud-calls`)).body[0]).toMatchObject({
+    expect((await getJson(`${ep.url}/v1/cloud-calls`)).body.recentCalls[0]).toMatchObject({
       action: 'AssignPrivateIpAddresses',
     });
   });

@@ -1,0 +1,133 @@
+// The daemon's life: open the store, pick the provider, start the core (serving from the store at once,
+// reconciling with the cloud in the background), set up the host network when asked, serve gRPC,
+// introspection and metrics; stop in the reverse order.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Settings } from '../config/settings.js';
+import type { CloudInterface, Provider } from '../providers/types.js';
+import { IpamCore } from './core.js';
+import { listenHttp, type HttpEndpoint } from './http-listen.js';
+import { introspectionHandler } from './introspection.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { createProvider } from './providers.js';
+import { IpamServer } from './server.js';
+import { StateStore } from './store/store.js';
+
+export const STATE_FILE = 'ipamd.db';
+
+export interface RunningDaemon {
+  core: IpamCore;
+  server: IpamServer;
+  introspection: HttpEndpoint | null;
+  metrics: HttpEndpoint | null;
+  /** Settles when the core is ready (first cloud listing done) or failed to start. */
+  ready: Promise<void>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Host network setup, done in the background: it needs the node's description, and the store serves first. */
+async function hostNetworkHook(
+  settings: Settings,
+  provider: Provider,
+  logger: Logger,
+): Promise<(iface: CloudInterface) => Promise<void>> {
+  const { HostNetwork } = await import('./hostnet/index.js');
+  let host: Promise<InstanceType<typeof HostNetwork>> | undefined;
+  const setup = () =>
+    (host ??= (async () => {
+      const node = await provider.describeNode();
+      const h = new HostNetwork({ node, network: settings.network });
+      const res = await h.setupNode();
+      logger.info({ primaryLink: h.primaryLink, result: res }, 'host network set up');
+      return h;
+    })().catch((err: unknown) => {
+      host = undefined; // the next interface retries the node setup
+      throw err;
+    }));
+  void setup().catch((err: unknown) =>
+    logger.error({ err }, 'host network setup failed; retried with the next interface'),
+  );
+  return async (iface) => {
+    const h = await setup();
+    if (iface.deviceNumber > 0) await h.setupInterface(iface);
+  };
+}
+
+export async function startDaemon(settings: Settings, logger: Logger): Promise<RunningDaemon> {
+  const d = settings.daemon;
+  mkdirSync(d.stateDir, { recursive: true, mode: 0o700 });
+  const store = StateStore.open(join(d.stateDir, STATE_FILE));
+  const metrics = new Metrics();
+  let provider: Provider;
+  try {
+    provider = await createProvider(settings, logger);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const prepareInterface = settings.network.manageHostNetwork
+    ? await hostNetworkHook(settings, provider, logger)
+    : undefined;
+  const core = new IpamCore({
+    settings,
+    provider,
+    store,
+    observer: metrics,
+    log: logger.child({ component: 'core' }),
+    prepareInterface,
+  });
+  metrics.bind(core);
+  // The store is loaded synchronously here; the cloud listing continues in the background.
+  const ready = core.start();
+  ready.catch(() => undefined);
+
+  const server = new IpamServer({
+    ipam: core,
+    logger: logger.child({ component: 'grpc' }),
+    podMtu: settings.network.podMtu,
+    vpcCidrs: () => core.reconciler.node?.vpcCidrs ?? [],
+    onCall: (method, code, ms) => metrics.grpcCall(method, code, ms),
+  });
+  let introspection: HttpEndpoint | null = null;
+  let metricsEp: HttpEndpoint | null = null;
+  try {
+    await server.listen(d.socket);
+    if (d.introspectionAddr)
+      introspection = await listenHttp(d.introspectionAddr, introspectionHandler({ ipam: core, settings }));
+    if (d.metricsAddr) metricsEp = await listenHttp(d.metricsAddr, metrics.handler);
+  } catch (err) {
+    await server.shutdown(0);
+    await introspection?.close();
+    await core.stop();
+    await provider.close?.();
+    throw err;
+  }
+  logger.info(
+    {
+      socket: d.socket,
+      introspection: introspection?.url ?? null,
+      metrics: metricsEp?.url ?? null,
+      ...core.status(),
+    },
+    'serving',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    core,
+    server,
+    introspection,
+    metrics: metricsEp,
+    ready,
+    stop: (graceMs = 15_000) =>
+      (stopping ??= (async () => {
+        // Stop accepting, let calls in flight finish (a parked Allocate included), then close the rest.
+        const { forced } = await server.shutdown(graceMs);
+        if (forced) logger.warn({ graceMs }, 'calls still in flight after the grace period were cancelled');
+        await Promise.all([introspection?.close(), metricsEp?.close()]);
+        await core.stop();
+        await provider.close?.();
+      })()),
+  };
+}
