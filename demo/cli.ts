@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cleanup } from './cleanup.js';
 import { bringUpLab, LabUnavailableError } from './lab-adapter.js';
+import { leftovers } from './leftovers.js';
 import type { PoolSnapshot } from './lab-port.js';
 import { DemoUsageError, parseDemoArgs, USAGE, type DemoOptions } from './options.js';
 import { PreflightError, preflight } from './preflight.js';
@@ -42,6 +43,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stderr.write(`\ntidepoolctl demo: ${sig}: removing everything the demo made…\n`);
   });
   const t0 = Date.now();
+  let made: { prefix: string; stateDir: string } | undefined;
   try {
     const runId = randomBytes(2).toString('hex');
     say(
@@ -50,6 +52,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     );
     say('bringing up the lab: VPC fabric, internet, node namespaces, one daemon per node…');
     const lab = await bringUpLab({ ...opts, runId, log: say });
+    made = { prefix: lab.prefix, stateDir: lab.stateDir };
     cleanup.add('lab down', () => lab.down());
     if (signal.stopped) return 130;
     say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${lab.nodes.join(', ')}`);
@@ -80,7 +83,9 @@ export async function runDemo(argv: string[]): Promise<number> {
       out.write('removing the lab…\n');
       await cleanup.run();
       cleanup.offSignals();
-      out.write('done: no namespace, link, process or file left behind.\n');
+      const left = made ? await leftovers(made.prefix, made.stateDir) : [];
+      if (left.length) process.stderr.write(`tidepoolctl demo: left behind: ${left.join(', ')}\n`);
+      else if (made) out.write('removed: no namespace, process or file of the demo is left.\n');
     }
   }
 }

@@ -3,7 +3,8 @@
 // pods can be added concurrently (one in-memory manifest, no lock round trips) and the pools read
 // live over each daemon's gRPC socket.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DaemonClient } from '../cni/client.js';
 import { labDown } from '../lab/down.js';
 import type { FabricStatus } from '../lab/fabric.js';
@@ -11,7 +12,8 @@ import { createManifest, type Manifest } from '../lab/manifest.js';
 import { defaultStateDir } from '../lab/names.js';
 import { binDir } from '../lab/paths.js';
 import { podAdd, podDel } from '../lab/pod.js';
-import { simLabCloud } from '../lab/sim-cloud.js';
+import type { LabCloud } from '../lab/cloud.js';
+import { simLabCloud, simRequest, simSocket } from '../lab/sim-cloud.js';
 import { labUp } from '../lab/up.js';
 import { run } from './exec.js';
 import type { DemoLab, LabUpOptions, PodInfo, PoolSnapshot } from './lab-port.js';
@@ -42,18 +44,47 @@ export async function bringUpLab(o: LabUpOptions & { env?: Record<string, string
     provider: 'sim',
     env: o.env ?? {},
   });
-  // The fabric controller is the lab's own `_fabric` command, run from the built tidepoolctl.
-  const ctl = join(binDir(), 'tidepoolctl');
-  if (!existsSync(ctl))
-    throw new LabUnavailableError(`${ctl} is missing: build Tidepool first (npm run build)`);
-  const fabricArgv = [process.execPath, ctl, 'lab', '_fabric', '--prefix', prefix, '--state-dir', stateDir];
+  const fabricArgv = [...labCommand(), '_fabric', '--prefix', prefix, '--state-dir', stateDir];
   try {
-    await labUp({ m, cloud: simLabCloud(m), fabricArgv, log: (l) => o.log(`  lab: ${l}`) });
+    await labUp({ m, cloud: realisticSim(m), fabricArgv, log: (l) => o.log(`  lab: ${l}`) });
   } catch (err) {
+    // The lab's logs go with the lab: keep the tail of the one the error points at.
+    const logFile = /\(see (\/[^)\s]+)\)/.exec((err as Error).message)?.[1];
+    if (logFile && existsSync(logFile)) {
+      const tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n    ');
+      (err as Error).message += `\n  last lines of ${logFile}:\n    ${tail}`;
+    }
     await labDown(m, () => {});
     throw err;
   }
   return handle(m);
+}
+
+/**
+ * The command line of the lab's own CLI, for its fabric controller (`… _fabric`): `tidepoolctl lab` when
+ * we run bundled inside dist/bin/tidepoolctl, else lab/main.ts under the same loader (tsx) as us.
+ */
+function labCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.ts')) {
+    const ctl = join(binDir(), 'tidepoolctl');
+    if (!existsSync(ctl))
+      throw new LabUnavailableError(`${ctl} is missing: build Tidepool first (npm run build)`);
+    return [process.execPath, ctl, 'lab'];
+  }
+  return [process.execPath, ...process.execArgv, resolve(dirname(here), '..', 'lab', 'main.ts')];
+}
+
+/** The lab's sim, started with the section 7 EC2 latencies (the lab's default is no latency). */
+function realisticSim(m: Manifest): LabCloud {
+  const cloud = simLabCloud(m);
+  return {
+    ...cloud,
+    processes: () =>
+      cloud
+        .processes()
+        .map((p) => (p.name === 'sim' ? { ...p, argv: [...p.argv, '--latency', 'realistic'] } : p)),
+  };
 }
 
 function handle(m: Manifest): LabHandle {
@@ -63,6 +94,8 @@ function handle(m: Manifest): LabHandle {
   return {
     manifest: m,
     nodes: m.nodes.map((n) => n.name),
+    prefix: m.prefix,
+    stateDir: m.stateDir,
     async addPod(node: string, name: string): Promise<PodInfo> {
       const pod = await podAdd(m, node, name);
       return { node, name, address: pod.address ?? '', deviceNumber: deviceOf(m, pod.address ?? '') };
@@ -121,6 +154,8 @@ export function deviceOf(m: Manifest, address: string): number | undefined {
   return fabric(m).find((i) => i.addresses.includes(address))?.deviceNumber;
 }
 
-async function simCallCounts(_m: Manifest): Promise<Record<string, number>> {
-  return {};
+/** EC2 calls the lab's sim has served, by action (its GET /calls). */
+async function simCallCounts(m: Manifest): Promise<Record<string, number>> {
+  const r = await simRequest<{ stats: Record<string, { calls: number }> }>(simSocket(m), 'GET', '/calls');
+  return Object.fromEntries(Object.entries(r.stats).map(([action, st]) => [action, st.calls]));
 }

@@ -21,6 +21,9 @@ export interface PoolSnapshot {
 
 export interface DemoLab {
   readonly nodes: string[];
+  /** Prefix of every namespace the lab made, and its state directory (to check nothing is left). */
+  readonly prefix: string;
+  readonly stateDir: string;
   addPod(node: string, name: string): Promise<PodInfo>;
   delPod(node: string, name: string): Promise<void>;
   pool(node: string): Promise<PoolSnapshot>;

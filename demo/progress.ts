@@ -39,8 +39,10 @@ export function poolBar(v: NodePoolView, width: number): string {
 export function describePool(v: NodePoolView): string {
   const ifs = `${v.interfaces} interface${v.interfaces === 1 ? '' : 's'}`;
   const parked = v.parked ? `, ${v.parked} waiting` : '';
+  const pods =
+    v.podsWanted === v.podsReady ? `${v.podsReady} pods` : `${v.podsReady} pods (→ ${v.podsWanted})`;
   return (
-    `${v.node}: pods ${v.podsReady}/${v.podsWanted} · addresses ${v.assigned} assigned, ${v.free} free, ` +
+    `${v.node}: ${pods} · addresses ${v.assigned} assigned, ${v.free} free, ` +
     `${v.cooling} cooling (${v.total} held of ${v.capacity}, ${ifs}${parked})`
   );
 }
