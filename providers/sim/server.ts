@@ -113,7 +113,7 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServer>
 
   cloud.on((e) => {
     ring.push(e);
-    if (ring.length > ringSize) ring.splice(0, ring.length - ringSize);
+    if (ring.length >= 2 * ringSize) ring.splice(0, ring.length - ringSize);
     const line = JSON.stringify(e) + '\n';
     for (const res of streams) res.write(line);
   });

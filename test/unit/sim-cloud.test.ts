@@ -368,3 +368,50 @@ describe('SimCloud faults and events', () => {
     );
   });
 });
+
+describe('SimCloud state', () => {
+  test('a snapshot restores the same cloud: interfaces, free addresses, bucket levels, id sequence', async () => {
+    const clock = new VirtualClock();
+    const { cloud, provider } = createSimNode({ clock, instanceType: 'm5.xlarge' });
+    const node = await provider.describeNode();
+    const eni = await provider.attachInterface(attachReq(node.subnetId, 1, { addresses: 3 }));
+    await provider.assignPrefixes(eni.id, 1);
+    const snap = JSON.parse(JSON.stringify(cloud.toJSON()));
+    const copy = new SimCloud({ clock, state: snap });
+    const p2 = launchSimNode(copy, { instanceType: 'm5.large' });
+    const p1 = new (
+      provider.constructor as typeof import('../../providers/sim/inprocess.js').InProcessSimProvider
+    )({
+      cloud: copy,
+      instanceId: node.instanceId,
+    });
+    expect(await p1.listInterfaces()).toEqual(await provider.listInterfaces());
+    expect(copy.bucketLevel('CreateNetworkInterface')).toBeCloseTo(
+      cloud.bucketLevel('CreateNetworkInterface')!,
+    );
+    expect((await p1.listSubnets())[0].freeAddresses).toBe(
+      (await provider.listSubnets())[0].freeAddresses - 1,
+    );
+    const held = new Set((await p1.listInterfaces()).flatMap((i) => [i.primaryAddress, ...i.addresses]));
+    expect(held.has((await p2.describeNode()).primaryAddress)).toBe(false);
+  });
+
+  test('CreateNetworkInterface with the same client token returns the same interface', async () => {
+    const { cloud, provider } = createSimNode({ clock: new VirtualClock() });
+    const node = await provider.describeNode();
+    const a = await cloud.ec2.createNetworkInterface({ subnetId: node.subnetId, clientToken: 'same' });
+    const b = await cloud.ec2.createNetworkInterface({ subnetId: node.subnetId, clientToken: 'same' });
+    expect(b.id).toBe(a.id);
+    expect(cloud.topology.interfaces.size).toBe(2);
+  });
+
+  test('a restore refuses a state where two interfaces hold one address', () => {
+    const cloud = new SimCloud({ clock: new VirtualClock() });
+    const a = launchSimNode(cloud, { instanceType: 'm5.large' });
+    launchSimNode(cloud, { instanceType: 'm5.large' });
+    const snap = cloud.toJSON();
+    snap.interfaces[1].primaryAddress = snap.interfaces[0].primaryAddress;
+    expect(() => new SimCloud({ state: snap })).toThrow(/held twice/);
+    expect(a.instanceId).toMatch(/^i-[0-9a-f]{17}$/);
+  });
+});
