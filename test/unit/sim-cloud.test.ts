@@ -8,7 +8,7 @@ import {
   TransientError,
 } from '../../providers/errors.js';
 import { SimCloud } from '../../providers/sim/cloud.js';
-import { createSimNode, launchSimNode } from '../../providers/sim/inprocess.js';
+import { createSimNode, InProcessSimProvider, launchSimNode } from '../../providers/sim/inprocess.js';
 import type { SimEvent } from '../../providers/sim/model.js';
 import { cidrContains, ipToInt, parseCidr } from '../../config/net.js';
 
@@ -379,12 +379,7 @@ describe('SimCloud state', () => {
     const snap = JSON.parse(JSON.stringify(cloud.toJSON()));
     const copy = new SimCloud({ clock, state: snap });
     const p2 = launchSimNode(copy, { instanceType: 'm5.large' });
-    const p1 = new (
-      provider.constructor as typeof import('../../providers/sim/inprocess.js').InProcessSimProvider
-    )({
-      cloud: copy,
-      instanceId: node.instanceId,
-    });
+    const p1 = new InProcessSimProvider({ cloud: copy, instanceId: node.instanceId });
     expect(await p1.listInterfaces()).toEqual(await provider.listInterfaces());
     expect(copy.bucketLevel('CreateNetworkInterface')).toBeCloseTo(
       cloud.bucketLevel('CreateNetworkInterface')!,
