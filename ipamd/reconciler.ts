@@ -77,8 +77,27 @@ export class Reconciler {
     return policyOf(this.o.settings.pool);
   }
 
-  /** Repairs open intents, learns the node, lists its interfaces once (ready), then runs the loop. */
+  /**
+   * Repairs open intents, learns the node, lists its interfaces once (ready), then runs the loop. A
+   * failure (cloud unreachable, missing permission) is logged and retried with backoff until stop().
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.init();
+        break;
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.noteError('starting (describe the node, list its interfaces)', err);
+        await this.sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)));
+        if (this.stopping) throw new Error(`stopped before the node was ready: ${this.waitingOn()}`);
+      }
+    }
+    this.ready = true;
+    this.loopDone = this.loop();
+  }
+
+  private async init(): Promise<void> {
     const { provider, store, budget, log } = this.o;
     provider.setJournal?.(store);
     const intents = store.openIntents();
@@ -94,8 +113,6 @@ export class Reconciler {
     this.node = await budget.run('DescribeNode', 'describe', () => provider.describeNode());
     this.capacity = poolCapacity(this.node.limits, this.o.settings.pool);
     await this.resync();
-    this.ready = true;
-    this.loopDone = this.loop();
   }
 
   /** Asks for a round now (an Allocate parked). Ignored in the comparison mode, as the incumbent does. */

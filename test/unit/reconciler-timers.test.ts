@@ -164,3 +164,18 @@ describe('restart', () => {
     expect(store.isOpen).toBe(false);
   });
 });
+
+describe('start', () => {
+  test('a start that fails (missing permission) is retried with backoff until the node is ready', async () => {
+    node = makeNode({ sim: { faults: { DescribeInstances: { next: 2, error: 'unauthorized' } } } });
+    const { clock, cloud, core } = node;
+    await settle(clock, core.start());
+    expect(core.ready).toBe(true);
+    const describes = simCalls(cloud, 'DescribeInstances');
+    expect(describes.map((c) => c.outcome)).toEqual(['UnauthorizedOperation', 'UnauthorizedOperation', 'ok']);
+    expect(describes[2].at - describes[1].at).toBeGreaterThanOrEqual(4_000);
+    expect(core.snapshot().cloud.waitingOn).toMatch(
+      /last cloud error .* UnauthorizedOperation|not authorized/i,
+    );
+  });
+});
