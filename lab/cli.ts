@@ -17,7 +17,8 @@ import { labUp } from './up.js';
 
 export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
   up [--nodes N] [--instance-type T] [--policy aws-compatible|adaptive] [--env KEY=VALUE]...
-                           build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
+     [--cloud-arg ARG]...  build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
+                           (--env goes to every daemon; --cloud-arg to the sim, e.g. --latency=realistic)
   pod add NODE NAME        a pod namespace wired by the real plugin on NODE
   pod del NODE NAME        the plugin's DEL, then the namespace goes
   exec NODE|POD|vpc|internet -- CMD...
@@ -34,6 +35,7 @@ interface Parsed {
 }
 
 const VALUE_FLAGS = new Set([
+  '--cloud-arg',
   '--prefix',
   '--state-dir',
   '--nodes',
@@ -171,6 +173,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
     policy: flag(p, '--policy') ?? 'aws-compatible',
     provider: provider as 'sim',
     env,
+    cloudArgs: p.flags.get('--cloud-arg') ?? [],
   });
   try {
     await withLabLock(stateDir, () =>

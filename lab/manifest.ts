@@ -51,6 +51,8 @@ export interface LabOptions {
   provider: 'sim';
   /** Extra environment for every daemon (e.g. WARM_IP_TARGET=1). */
   env: Record<string, string>;
+  /** Extra arguments for the cloud's server (sim: e.g. --latency realistic --latency-scale 0.1). */
+  cloudArgs?: string[];
 }
 
 export interface Manifest {

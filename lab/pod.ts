@@ -45,6 +45,9 @@ export async function podAdd(
   const node = findNode(m, nodeName);
   validatePodName(name);
   if (m.pods.some((p) => p.name === name)) throw new Error(`a pod named ${name} already exists in this lab`);
+  // `lab exec NAME` resolves nodes and the fabric's namespaces by name too: a pod may not shadow them.
+  if (m.nodes.some((n) => n.name === name) || name === 'vpc' || name === 'internet')
+    throw new Error(`a pod cannot be named ${name}: \`lab exec\` uses that name for a node or namespace`);
   const pod: PodRecord = {
     name,
     node: node.name,

@@ -182,7 +182,14 @@ export function simLabCloud(m: Manifest): LabCloud {
     processes: () => [
       {
         name: 'sim',
-        argv: [binary('sim'), '--socket', socket, '--state', join(m.stateDir, 'sim-state.json')],
+        argv: [
+          binary('sim'),
+          '--socket',
+          socket,
+          '--state',
+          join(m.stateDir, 'sim-state.json'),
+          ...(m.options.cloudArgs ?? []),
+        ],
         env: { TIDEPOOL_SIM_ENDPOINT: socket },
         ready: async () => {
           const deadline = Date.now() + 15_000;
