@@ -171,7 +171,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
     nodes: intFlag(p, '--nodes', 2, 1, 16),
     instanceType: flag(p, '--instance-type') ?? 't3.medium',
     policy: flag(p, '--policy') ?? 'aws-compatible',
-    provider: provider as 'sim',
+    provider,
     env,
     cloudArgs: p.flags.get('--cloud-arg') ?? [],
   });

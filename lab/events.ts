@@ -95,3 +95,34 @@ export function diffInterfaces(before: InterfaceSnapshot[], after: InterfaceSnap
   }
   return out;
 }
+
+/**
+ * An event source for clouds that do not push events (EC2, LocalStack): lists every attached interface
+ * every `intervalMs` and turns the differences into events. The first listing is the snapshot.
+ */
+export class PollingEventSource implements FabricEventSource {
+  constructor(
+    readonly name: string,
+    private readonly list: () => Promise<InterfaceSnapshot[]>,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  async run(
+    onSnapshot: (interfaces: InterfaceSnapshot[]) => Promise<void>,
+    onEvent: (e: FabricEvent) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let last = await this.list();
+    await onSnapshot(last);
+    while (!signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.intervalMs);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+      if (signal.aborted) return;
+      const now = await this.list();
+      for (const e of diffInterfaces(last, now)) await onEvent(e);
+      last = now;
+    }
+  }
+}

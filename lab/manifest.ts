@@ -48,7 +48,8 @@ export interface LabOptions {
   nodes: number;
   instanceType: string;
   policy: string;
-  provider: 'sim';
+  /** The lab's cloud: 'sim' (lab/sim-cloud.ts); other providers register in lab/cli.ts. */
+  provider: string;
   /** Extra environment for every daemon (e.g. WARM_IP_TARGET=1). */
   env: Record<string, string>;
   /** Extra arguments for the cloud's server (sim: e.g. --latency realistic --latency-scale 0.1). */
