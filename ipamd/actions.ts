@@ -10,12 +10,16 @@ import type { CloudBudget } from './budget.js';
 import type { CoreLogger } from './logger.js';
 import type { NodePool } from './node-pool.js';
 import type { PoolAction } from './pool/model.js';
+import { DETACH_INTENT, RELEASE_INTENT } from './store/interrupted.js';
+import type { StateStore } from './store/store.js';
 
 export interface ActionContext {
   node: NodeInfo;
   settings: Settings;
   provider: Provider;
   pool: NodePool;
+  /** The store's intent journal: a release or detach cut short by a crash is undone on restart. */
+  journal: StateStore;
   budget: CloudBudget;
   clock: Clock;
   log: CoreLogger;
@@ -107,6 +111,7 @@ async function release(ctx: ActionContext, interfaceId: string, addresses: strin
   );
   const held = [...addresses, ...prefixes, ...prefixAddresses.map((a) => a.ip)];
   pool.markReleasing(interfaceId, held);
+  const intent = ctx.journal.begin(RELEASE_INTENT, { interfaceId, addresses, prefixes });
   try {
     if (addresses.length)
       await budget.run(
@@ -123,10 +128,12 @@ async function release(ctx: ActionContext, interfaceId: string, addresses: strin
         { target: interfaceId },
       );
   } catch (err) {
+    ctx.journal.end(intent);
     pool.unmarkReleasing(interfaceId, held);
     throw err;
   }
   pool.removeAddresses(interfaceId, addresses, prefixes);
+  ctx.journal.end(intent);
   ctx.released(held);
   ctx.onChange();
 }
@@ -136,18 +143,21 @@ async function detach(ctx: ActionContext, interfaceId: string) {
   const iface = pool.interfaces.get(interfaceId);
   if (!iface || iface.assigned > 0) return;
   iface.detaching = true;
+  const intent = ctx.journal.begin(DETACH_INTENT, { interfaceId });
   try {
     await budget.run('DetachInterface', 'interfaces', () => provider.detachAndDeleteInterface(interfaceId), {
       target: interfaceId,
     });
   } catch (err) {
     if (!(err instanceof NotFoundError)) {
+      ctx.journal.end(intent);
       iface.detaching = false;
       throw err;
     }
   }
   const ips = [...iface.addresses.keys()];
   pool.removeInterface(interfaceId);
+  ctx.journal.end(intent);
   ctx.released(ips);
   ctx.log.info({ interfaceId }, 'detached and deleted');
   ctx.onChange();

@@ -99,6 +99,7 @@ export class CloudBudget {
   private readonly perTarget = new Map<string, Promise<unknown>>();
   private readonly waiting = new Map<string, Promise<unknown>>();
   private inFlight = 0;
+  private closing = false;
   private idleWaiters: (() => void)[] = [];
   /** Totals since start, for introspection and tests. */
   readonly totals = { calls: 0, throttled: 0, errors: 0, retries: 0 };
@@ -142,6 +143,11 @@ export class CloudBudget {
     box.p = result;
     if (opts.coalesce && !started) this.waiting.set(dedupeKey, result);
     return result;
+  }
+
+  /** No more retries: a call that fails from now on fails at once (shutdown lets calls finish, not retry). */
+  close(): void {
+    this.closing = true;
   }
 
   /** Resolves when no call is in flight or waiting. */
@@ -193,7 +199,7 @@ export class CloudBudget {
           outcome: throttled ? 'throttled' : 'error',
           error: message,
         });
-        if (!isRetryable(err) || attempt >= this.maxAttempts) throw err;
+        if (!isRetryable(err) || attempt >= this.maxAttempts || this.closing) throw err;
         this.totals.retries++;
         // Full jitter (AWS SDK / EC2 guidance): uniformly random in [0, min(cap, base × 2^attempt)).
         const base = throttled ? this.baseDelayMs * 5 : this.baseDelayMs;

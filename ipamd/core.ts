@@ -16,6 +16,7 @@ import { decayedRate, ewma, recordEvents, type RateEstimate } from './pool/deman
 import type { PoolDemand } from './pool/model.js';
 import { Reconciler } from './reconciler.js';
 import { buildSnapshot, type IpamSnapshot } from './snapshot.js';
+import { dropInterruptedChanges } from './store/interrupted.js';
 import type { StateStore } from './store/store.js';
 import {
   type AllocateOutcome,
@@ -105,6 +106,12 @@ export class IpamCore implements Ipam {
    */
   start(): Promise<void> {
     if (!this.started) {
+      const dropped = dropInterruptedChanges(this.store);
+      if (dropped.addresses.length + dropped.prefixes.length + dropped.interfaces.length)
+        this.log.warn(
+          { ...dropped },
+          'releases cut short by a restart: dropped until the cloud lists them again',
+        );
       this.pool.load();
       this.started = this.reconciler.start().then(() => {
         this.log.info({ policy: this.reconciler.policy, ...this.status() }, 'ipam ready');
@@ -130,8 +137,10 @@ export class IpamCore implements Ipam {
     this.stopping = true;
     for (const p of [...this.parked.values()])
       this.unpark(p, new ShuttingDownError('the daemon is shutting down'));
+    this.budget.close();
+    const stopping = this.reconciler.stop();
     await this.started?.catch(() => undefined);
-    await this.reconciler.stop();
+    await stopping;
     await this.budget.idle();
     this.store.close();
   }

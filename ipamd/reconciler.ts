@@ -226,6 +226,7 @@ export class Reconciler {
       settings,
       provider,
       pool,
+      journal: this.o.store,
       budget,
       clock,
       log,

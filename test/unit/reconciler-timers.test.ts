@@ -165,6 +165,37 @@ describe('restart', () => {
   });
 });
 
+describe('crash mid-release', () => {
+  test('an address whose release was cut short is never served from the store after a restart', async () => {
+    node = makeNode({ env: { MAX_ENI: '1' } });
+    const { clock, provider } = node;
+    let core = node.core;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    const eni = core.snapshot().interfaces[0];
+    const [gone, kept] = eni.addresses.map((a) => a.address);
+    await settle(clock, core.stop());
+    // The daemon wrote its intent and the cloud released `gone` and `kept`... then the daemon died;
+    // `kept` is still in the cloud (the call never reached it).
+    const store = (await node.restart(), node.store);
+    store.begin('pool-release', { interfaceId: eni.id, addresses: [gone, kept], prefixes: [] });
+    await settle(clock, provider.releaseAddresses(eni.id, [gone]));
+    core = node.core;
+    const starting = core.start();
+    // Served from the store at once, before the cloud is listed: 7 addresses, neither of the two.
+    const first = await Promise.all(
+      Array.from({ length: 7 }, (_, i) => core.allocate(key(`c${i}`), pod(`p${i}`))),
+    );
+    expect(first.map((r) => r.allocation.address)).not.toContain(gone);
+    expect(first.map((r) => r.allocation.address)).not.toContain(kept);
+    await settle(clock, starting);
+    // The first listing adopts `kept` again; `gone` stays gone.
+    const now = core.snapshot().interfaces[0].addresses.map((a) => a.address);
+    expect(now).toContain(kept);
+    expect(now).not.toContain(gone);
+  });
+});
+
 describe('start', () => {
   test('a start that fails (missing permission) is retried with backoff until the node is ready', async () => {
     node = makeNode({ sim: { faults: { DescribeInstances: { next: 2, error: 'unauthorized' } } } });
@@ -177,5 +208,18 @@ describe('start', () => {
     expect(core.snapshot().cloud.waitingOn).toMatch(
       /last cloud error .* UnauthorizedOperation|not authorized/i,
     );
+  });
+
+  test('stop during a start that keeps failing ends the start and closes the store', async () => {
+    node = makeNode({ sim: { faults: { DescribeInstances: { next: 1000, error: 'unauthorized' } } } });
+    const { clock, core, store } = node;
+    const starting = core.start();
+    starting.catch(() => undefined);
+    await clock.advance(20_000);
+    expect(core.ready).toBe(false);
+    expect(core.status().message).toMatch(/starting: .*UnauthorizedOperation|starting: .*not authorized/i);
+    await settle(clock, core.stop());
+    await expect(starting).rejects.toThrow(/stopped before the node was ready/);
+    expect(store.isOpen).toBe(false);
   });
 });
