@@ -10,6 +10,7 @@ import { realClock, type Clock } from '../providers/clock.js';
 import type { CloudInterface, Provider } from '../providers/types.js';
 import { CloudBudget, type BudgetOptions } from './budget.js';
 import { addressCapacity } from './capacity.js';
+import { nodeFullMessage } from './node-full.js';
 import { silentCoreLogger, type CoreLogger } from './logger.js';
 import { keyString, NodePool } from './node-pool.js';
 import { decayedRate, ewma, recordEvents, type RateEstimate } from './pool/demand.js';
@@ -271,28 +272,7 @@ export class IpamCore implements Ipam {
 
   /** The node-full sentence, or null when the pool can still grow or a cooldown ends before `deadline`. */
   private fullMessage(deadline: number): string | null {
-    const cap = this.reconciler.capacity;
-    if (!cap || !this.reconciler.ready) return null;
-    const pd = this.settings.pool.prefixDelegation;
-    const c = this.pool.counts(this.clock.now());
-    const capacity = addressCapacity(cap, pd);
-    const slots = cap.ipv4PerInterface - 1;
-    const canGrow =
-      c.total < cap.maxPods &&
-      c.total < capacity &&
-      (this.pool.interfaces.size < cap.maxInterfaces && !this.reconciler.attachUnsupported
-        ? true
-        : [...this.pool.interfaces.values()].some((i) => (pd ? i.prefixes.size : i.addresses.size) < slots));
-    if (canGrow) return null;
-    const nextFree = this.pool.nextCoolingEnd();
-    if (nextFree !== undefined && nextFree <= deadline) return null;
-    const maxEni = this.settings.pool.maxEni > 0 ? String(this.settings.pool.maxEni) : 'unset';
-    let msg =
-      `node full: ${c.assigned} of ${capacity} addresses in use on ${this.pool.interfaces.size} interfaces ` +
-      `(instance type ${cap.instanceType}, MAX_ENI ${maxEni})`;
-    if (c.cooling)
-      msg += `; ${c.cooling} more are cooling (IP_COOLDOWN_PERIOD) until after the wait would end`;
-    return msg;
+    return nodeFullMessage(this.pool, this.reconciler, this.settings.pool, this.clock.now(), deadline);
   }
 
   private describeCounts(): string {
