@@ -71,6 +71,8 @@ export interface SimProviderOptions {
   zone?: string;
   clusterName?: string;
   deleteRetryMs?: number;
+  /** A call with no reply after this long fails with TransientError RequestTimeout. Default 30000. */
+  timeoutMs?: number;
 }
 
 export class SimProvider extends SimNodeProvider {
@@ -79,7 +81,7 @@ export class SimProvider extends SimNodeProvider {
   private booted: Promise<void> | undefined;
 
   constructor(private readonly options: SimProviderOptions) {
-    const http = new SimHttp(options.endpoint);
+    const http = new SimHttp(options.endpoint, { timeoutMs: options.timeoutMs });
     const ec2 = new HttpEc2(http);
     super(ec2, {
       instanceId: options.instanceId || defaultInstanceId(),

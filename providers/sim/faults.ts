@@ -43,7 +43,8 @@ export function validateFaults(plan: unknown): FaultPlan {
       throw new Error(`faults.${action}.when: expected 'before' or 'after'`);
     }
   }
-  return plan as FaultPlan;
+  // A copy: `next` counts down as faults fire, and the caller's object should not change under it.
+  return structuredClone(plan) as FaultPlan;
 }
 
 /** Decides whether this call of `action` fails; counts down `next`. Returns the fault or undefined. */

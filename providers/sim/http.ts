@@ -42,11 +42,15 @@ export class SimRequestError extends Error {
 export class SimHttp {
   readonly agent: Agent;
 
+  private readonly timeoutMs: number;
+
   constructor(
     readonly socketPath: string,
-    opts: { maxSockets?: number } = {},
+    opts: { maxSockets?: number; timeoutMs?: number } = {},
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 64 });
+    // Longer than any sim latency (the realistic tail is 3 s); a stopped server must not hang a caller.
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
   request<T>(method: string, path: string, body?: unknown, action = path): Promise<T> {
@@ -88,6 +92,9 @@ export class SimHttp {
         },
       );
       req.on('error', (err) => reject(connectionError(err, action, this.socketPath)));
+      req.setTimeout(this.timeoutMs, () => {
+        req.destroy(Object.assign(new Error('no reply'), { code: 'RequestTimeout' }));
+      });
       req.end(payload);
     });
   }
