@@ -55,7 +55,10 @@ export async function runDemo(argv: string[]): Promise<number> {
     made = { prefix: lab.prefix, stateDir: lab.stateDir };
     cleanup.add('lab down', () => lab.down());
     if (signal.stopped) return 130;
-    say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${lab.nodes.join(', ')}`);
+    say(
+      `lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${lab.nodes.join(', ')} ` +
+        `(namespaces ${lab.prefix}*, state in ${lab.stateDir})`,
+    );
 
     const result = await runScenario(lab, opts.pods, display, signal);
     if (signal.stopped) return 130;

@@ -12,7 +12,6 @@ import { createManifest, type Manifest } from '../lab/manifest.js';
 import { defaultStateDir } from '../lab/names.js';
 import { binDir } from '../lab/paths.js';
 import { podAdd, podDel } from '../lab/pod.js';
-import type { LabCloud } from '../lab/cloud.js';
 import { simLabCloud, simRequest, simSocket } from '../lab/sim-cloud.js';
 import { labUp } from '../lab/up.js';
 import { run } from './exec.js';
@@ -43,10 +42,12 @@ export async function bringUpLab(o: LabUpOptions & { env?: Record<string, string
     policy: o.policy,
     provider: 'sim',
     env: o.env ?? {},
+    // The sim with the EC2 latencies of cloud-api-figures.md section 7 (the lab's default has none).
+    cloudArgs: ['--latency=realistic'],
   });
   const fabricArgv = [...labCommand(), '_fabric', '--prefix', prefix, '--state-dir', stateDir];
   try {
-    await labUp({ m, cloud: realisticSim(m), fabricArgv, log: (l) => o.log(`  lab: ${l}`) });
+    await labUp({ m, cloud: simLabCloud(m), fabricArgv, log: (l) => o.log(`  lab: ${l}`) });
   } catch (err) {
     // The lab's logs go with the lab: keep the tail of the one the error points at.
     const logFile = /\(see (\/[^)\s]+)\)/.exec((err as Error).message)?.[1];
@@ -73,18 +74,6 @@ function labCommand(): string[] {
     return [process.execPath, ctl, 'lab'];
   }
   return [process.execPath, ...process.execArgv, resolve(dirname(here), '..', 'lab', 'main.ts')];
-}
-
-/** The lab's sim, started with the section 7 EC2 latencies (the lab's default is no latency). */
-function realisticSim(m: Manifest): LabCloud {
-  const cloud = simLabCloud(m);
-  return {
-    ...cloud,
-    processes: () =>
-      cloud
-        .processes()
-        .map((p) => (p.name === 'sim' ? { ...p, argv: [...p.argv, '--latency', 'realistic'] } : p)),
-  };
 }
 
 function handle(m: Manifest): LabHandle {

@@ -79,9 +79,10 @@ export class ProgressDisplay {
   }
 
   update(views: NodePoolView[]): void {
+    const same = JSON.stringify(views) === JSON.stringify(this.views);
     this.views = views;
     if (this.tty) {
-      this.redraw();
+      if (!same) this.redraw();
       return;
     }
     for (const v of views) {
