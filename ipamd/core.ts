@@ -13,7 +13,7 @@ import { addressCapacity } from './capacity.js';
 import { nodeFullMessage } from './node-full.js';
 import { silentCoreLogger, type CoreLogger } from './logger.js';
 import { keyString, NodePool } from './node-pool.js';
-import { decayedRate, ewma, recordEvents, type RateEstimate } from './pool/demand.js';
+import { BurstWindow, decayedRate, ewma, recordEvents, type RateEstimate } from './pool/demand.js';
 import type { PoolDemand } from './pool/model.js';
 import { Reconciler } from './reconciler.js';
 import { buildSnapshot, type IpamSnapshot } from './snapshot.js';
@@ -70,6 +70,7 @@ export class IpamCore implements Ipam {
   private readonly log: CoreLogger;
   private readonly parked = new Map<string, Parked>();
   private rate: RateEstimate = { rate: 0, at: 0 };
+  private readonly bursts = new BurstWindow();
   private roundTripMs?: number;
   private emptySince?: number;
   private coolingWake?: number;
@@ -156,6 +157,7 @@ export class IpamCore implements Ipam {
     if (waiting) return waiting.promise;
     const now = this.clock.now();
     this.rate = recordEvents(this.rate, now);
+    this.bursts.record(now, this.burstWindowMs());
     const addr = this.pool.pickFree(now);
     if (addr) {
       const stored = this.pool.assign(key, pod, addr, now);
@@ -280,12 +282,18 @@ export class IpamCore implements Ipam {
     return `${c.free} free, ${c.assigned} assigned, ${c.cooling} cooling of ${c.total} on ${this.pool.interfaces.size} interfaces`;
   }
 
+  /** One cloud round trip plus a tick of slack: the window a burst must be served from the pool. */
+  private burstWindowMs(): number {
+    return Math.min(10_000, (this.roundTripMs ?? 1_000) + 1_000);
+  }
+
   private demand(): PoolDemand {
     const now = this.clock.now();
     return {
       parked: this.parked.size,
       addRatePerSec: decayedRate(this.rate, now),
       roundTripMs: this.roundTripMs ?? 1_000,
+      burstPeak: this.bursts.peak(now),
     };
   }
 

@@ -1,5 +1,6 @@
 // The `adaptive` policy: keep as many free addresses as pods will ask for during the next cloud round
-// trip, learned from the observed ADD rate, plus every parked request. Growth is immediate and may use
+// trip, learned from the observed ADD rate and from the largest burst seen within one round trip in the
+// last minutes (so a CronJob's burst each minute finds its addresses waiting), plus every parked request. Growth is immediate and may use
 // several interfaces in one round; shrink is delayed (the 30 s decrease gap) and has hysteresis: the
 // pool releases only when it holds more than twice its target, and then only down to the target.
 // Bounded by MINIMUM_IP_TARGET (floor), MAX_ENI and the instance's capacity, like the AWS policy.
@@ -23,9 +24,9 @@ export const ADAPTIVE_HYSTERESIS = 2;
 
 /** Free addresses the adaptive policy wants on hand (excluding parked requests). */
 export function adaptiveTarget(input: PlanInput): number {
-  const { addRatePerSec, roundTripMs } = input.demand;
+  const { addRatePerSec, roundTripMs, burstPeak = 0 } = input.demand;
   const expected = Math.ceil((addRatePerSec * (roundTripMs + ADAPTIVE_LOOKAHEAD_MS)) / 1000);
-  return Math.max(expected, input.targets.warmIpTarget, 1);
+  return Math.max(expected, burstPeak, input.targets.warmIpTarget, 1);
 }
 
 export function planAdaptive(input: PlanInput): PoolAction[] {

@@ -24,3 +24,30 @@ export function recordEvents(e: RateEstimate, now: number, n = 1, tauMs = RATE_T
 export function ewma(prev: number | undefined, sample: number, alpha = 0.3): number {
   return prev === undefined ? sample : prev + alpha * (sample - prev);
 }
+
+/** How long the adaptive policy remembers a burst: the pool keeps room for it this long. */
+export const BURST_HOLD_MS = 300_000;
+
+/**
+ * The largest number of requests seen within one window (about one cloud round trip) during the last
+ * BURST_HOLD_MS: how many pods may arrive before a cloud call could add addresses, learned from the
+ * bursts actually seen (CronJobs at minute boundaries, HPA doubling). Time is passed in.
+ */
+export class BurstWindow {
+  private recent: number[] = [];
+  /** Monotonic (decreasing count) queue of (time, count) for the sliding maximum. */
+  private peaks: { at: number; count: number }[] = [];
+
+  record(now: number, windowMs: number): void {
+    this.recent.push(now);
+    while (this.recent.length && this.recent[0] <= now - windowMs) this.recent.shift();
+    const count = this.recent.length;
+    while (this.peaks.length && this.peaks[this.peaks.length - 1].count <= count) this.peaks.pop();
+    this.peaks.push({ at: now, count });
+  }
+
+  peak(now: number, holdMs = BURST_HOLD_MS): number {
+    while (this.peaks.length && this.peaks[0].at <= now - holdMs) this.peaks.shift();
+    return this.peaks.length ? this.peaks[0].count : 0;
+  }
+}

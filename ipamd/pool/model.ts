@@ -54,6 +54,8 @@ export interface PoolDemand {
   addRatePerSec: number;
   /** Observed duration of a cloud round trip that adds addresses, ms (adaptive policy). */
   roundTripMs: number;
+  /** Most requests seen within one round trip during the last few minutes (adaptive policy). */
+  burstPeak?: number;
 }
 
 export interface PoolTargets {

@@ -11,6 +11,7 @@ import type {
   PoolTargets,
 } from '../../ipamd/pool/model.js';
 import { poolStats } from '../../ipamd/pool/stats.js';
+import { BurstWindow } from '../../ipamd/pool/demand.js';
 
 const NOW = 1_700_000_000_000;
 const OLD = NOW - 120_000; // attached two minutes ago: past the 60 s minimum life
@@ -421,5 +422,29 @@ describe('adaptive', () => {
       { kind: 'release', interfaceId: 'eni-0', addresses: ['10.0.0.12', '10.0.0.13'], prefixes: [] },
       { kind: 'detach', interfaceId: 'eni-1' },
     ]);
+  });
+
+  test('a burst seen within one round trip in the last 5 minutes is kept ready', () => {
+    const plan = planPool('adaptive', {
+      state: { interfaces: [eni(0, { free: 2 })] },
+      demand: { parked: 0, addRatePerSec: 0, roundTripMs: 1000, burstPeak: 7 },
+      targets: defaults,
+      capacity: m5large,
+      now: NOW,
+      lastDecreaseAt: LONG_AGO,
+    });
+    expect(plan).toEqual([assign('eni-0', 5)]);
+  });
+});
+
+describe('burst window', () => {
+  test('remembers the most requests seen within one window, for the hold period only', () => {
+    const w = new BurstWindow();
+    for (let i = 0; i < 6; i++) w.record(NOW + i * 100, 2_000); // 6 within 0.5 s
+    w.record(NOW + 10_000, 2_000); // a lone one later
+    expect(w.peak(NOW + 10_000)).toBe(6);
+    expect(w.peak(NOW + 299_000)).toBe(6);
+    expect(w.peak(NOW + 301_000)).toBe(1); // the burst is forgotten; the lone request still counts
+    expect(w.peak(NOW + 311_000)).toBe(0);
   });
 });
