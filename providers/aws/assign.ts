@@ -7,7 +7,7 @@ import {
   UnassignPrivateIpAddressesCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
-import { CloudError, LimitExceededError, NotFoundError, TransientError } from '../errors.js';
+import { CloudError, LimitExceededError, NotFoundError, SubnetFullError, TransientError } from '../errors.js';
 import { newAddresses, vetNewAddresses, vetNewPrefixes } from './addresses.js';
 import { beginIntent, INTENT, type AwsContext } from './context.js';
 import { describeEni, describeEnis, othersInSubnet, prefixesOf, secondaryAddresses } from './describe.js';
@@ -21,6 +21,22 @@ function roomOn(ctx: AwsContext, ni: NetworkInterface): number {
 }
 
 export async function assign(ctx: AwsContext, eniId: string, count: number, kind: Kind): Promise<string[]> {
+  if (kind === 'addresses') return assignOnce(ctx, eniId, count, kind);
+  try {
+    return await assignOnce(ctx, eniId, count, kind);
+  } catch (err) {
+    // Prefix delegation with no free /28 left in the subnet (InsufficientCidrBlocks): the incumbent stops
+    // growing for 2 minutes; Tidepool takes single addresses instead, one slot each, as /32 "prefixes".
+    if (!(err instanceof SubnetFullError && err.code === 'InsufficientCidrBlocks')) throw err;
+    ctx.log.warn(
+      { interfaceId: eniId, count },
+      'no free /28 in the subnet; assigning single addresses instead',
+    );
+    return (await assignOnce(ctx, eniId, count, 'addresses')).map((a) => `${a}/32`);
+  }
+}
+
+async function assignOnce(ctx: AwsContext, eniId: string, count: number, kind: Kind): Promise<string[]> {
   if (!Number.isInteger(count) || count < 1)
     throw new RangeError(`assign ${kind}: count must be a positive integer, got ${count}`);
   const before = await describeEni(ctx.ec2, eniId);

@@ -20,6 +20,11 @@ export interface AwsContext {
   /** MAX_ENI (-1 = the instance type's limit only). */
   maxEni: number;
   crashAt: CrashPoint | null;
+  /** ENABLE_PREFIX_DELEGATION: single addresses are reported as /32 prefixes (the no-/28 fallback). */
+  prefixMode: boolean;
+  /** Client tokens already used by a create whose ENI was deleted: a retry must not reuse them (EC2 would
+   *  answer with the deleted ENI). Value = how many times the token was burnt. */
+  burntTokens: Map<string, number>;
 }
 
 /** Journal kinds this provider writes; repairIntents() understands exactly these. */

@@ -13,7 +13,7 @@ import {
   type DescribeInstancesCommandOutput,
 } from '@aws-sdk/client-ec2';
 import { LimitExceededError, NotFoundError, SubnetFullError, TransientError } from '../errors.js';
-import type { AttachRequest, CloudInterface } from '../types.js';
+import type { AttachRequest, CloudInterface, SubnetInfo } from '../types.js';
 import { beginIntent, crashPoint, INTENT, type AwsContext } from './context.js';
 import { toCloudInterface } from './convert.js';
 import { describeEni, describeEnis } from './describe.js';
@@ -44,7 +44,15 @@ function interfaceCap(ctx: AwsContext): number {
   return ctx.maxEni > 0 ? Math.min(byType, ctx.maxEni) : byType;
 }
 
-export async function attachInterface(ctx: AwsContext, req: AttachRequest): Promise<CloudInterface> {
+/**
+ * Creates, tags and attaches a new ENI. With subnet discovery on and the node's own subnet asked for, the
+ * discovered subnets are tried most-free first, moving on when one is full (reference 4.1).
+ */
+export async function attachInterface(
+  ctx: AwsContext,
+  req: AttachRequest,
+  discover: () => Promise<SubnetInfo[]>,
+): Promise<CloudInterface> {
   // Tidepool enforces the instance's interface limit itself: the emulator does not, and asking AWS to
   // create an ENI it will refuse to attach only makes one more ENI to delete.
   const used = await usedDeviceIndexes(ctx);
@@ -59,20 +67,33 @@ export async function attachInterface(ctx: AwsContext, req: AttachRequest): Prom
   let deviceIndex = req.deviceIndex;
   if (deviceIndex < 1 || used.has(deviceIndex)) for (deviceIndex = 1; used.has(deviceIndex); deviceIndex++);
 
-  const intent = beginIntent(ctx, INTENT.createEni, {
-    clientToken: req.clientToken,
-    subnetId: req.subnetId,
-    deviceIndex,
-  });
-  let eniId: string;
+  const subnets =
+    ctx.subnetDiscovery && (!req.subnetId || req.subnetId === ctx.node.subnetId)
+      ? (await discover()).map((s) => s.id)
+      : [req.subnetId || ctx.node.subnetId];
+  if (subnets.length === 0) subnets.push(ctx.node.subnetId);
+  // A token whose ENI was deleted (a failed attempt) must not be sent again: EC2 would return that ENI.
+  const burnt = ctx.burntTokens.get(req.clientToken) ?? 0;
+  const clientToken = burnt ? `${req.clientToken}-r${burnt}` : req.clientToken;
+  const intent = beginIntent(ctx, INTENT.createEni, { clientToken, subnetId: subnets[0], deviceIndex });
+  let eniId = '';
   try {
-    eniId = await createEni(ctx, req);
+    for (const [i, subnetId] of subnets.entries()) {
+      try {
+        eniId = await createEni(ctx, { ...req, subnetId, clientToken });
+        break;
+      } catch (err) {
+        if (!(err instanceof SubnetFullError) || i === subnets.length - 1) throw err;
+        ctx.log.warn({ subnetId, code: err.code }, 'subnet full; trying the next discovered subnet');
+      }
+    }
   } catch (err) {
     // A throttled or refused create changed nothing. A transient failure (timeout, 5xx, reset) may have
     // created the ENI anyway: look it up by its client-token tag and delete it; if even that fails, the
     // intent stays open and repair (at restart) or the sweeper finds it.
     if (err instanceof TransientError) {
-      await deleteByClientToken(ctx, req.clientToken).then(
+      ctx.burntTokens.set(req.clientToken, burnt + 1);
+      await deleteByClientToken(ctx, clientToken).then(
         () => intent.end(),
         () => {},
       );
@@ -110,6 +131,7 @@ export async function attachInterface(ctx: AwsContext, req: AttachRequest): Prom
     );
   } catch (err) {
     ctx.log.warn({ interfaceId: eniId, err: (err as Error).message }, 'attach failed; deleting the new ENI');
+    ctx.burntTokens.set(req.clientToken, burnt + 1);
     await deleteEni(ctx, eniId).catch((e: Error) =>
       ctx.log.error(
         { interfaceId: eniId, err: e.message },

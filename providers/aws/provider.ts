@@ -43,6 +43,12 @@ export interface AwsProviderOptions {
   crashAt?: CrashPoint | null;
 }
 
+/** In prefix mode a single secondary address is a /32 prefix: what assignPrefixes' fallback returned. */
+function asPrefixMode(ctx: AwsContext, ci: CloudInterface): CloudInterface {
+  if (!ctx.prefixMode || ci.addresses.length === 0) return ci;
+  return { ...ci, prefixes: [...ci.prefixes, ...ci.addresses.map((a) => `${a}/32`)], addresses: [] };
+}
+
 export class AwsProvider implements Provider {
   readonly name = 'aws';
   readonly imds: ImdsClient;
@@ -76,7 +82,7 @@ export class AwsProvider implements Provider {
     ]);
     const cidrs = await ctx.subnets.cidrOf(enis.map((n) => n.SubnetId ?? ''));
     return enis
-      .map((ni) => toCloudInterface(ni, cidrs.get(ni.SubnetId ?? '') ?? ''))
+      .map((ni) => asPrefixMode(ctx, toCloudInterface(ni, cidrs.get(ni.SubnetId ?? '') ?? '')))
       .sort((a, b) => a.deviceNumber - b.deviceNumber);
   }
 
@@ -97,12 +103,22 @@ export class AwsProvider implements Provider {
     await release(await this.context(), interfaceId, addresses, 'addresses');
   }
 
+  /** /32 entries are single addresses of the no-/28 fallback (see assign.ts) and are released as such. */
   async releasePrefixes(interfaceId: string, prefixes: string[]): Promise<void> {
-    await release(await this.context(), interfaceId, prefixes, 'prefixes');
+    const ctx = await this.context();
+    const singles = prefixes.filter((p) => p.endsWith('/32')).map((p) => p.slice(0, -3));
+    await release(ctx, interfaceId, singles, 'addresses');
+    await release(
+      ctx,
+      interfaceId,
+      prefixes.filter((p) => !p.endsWith('/32')),
+      'prefixes',
+    );
   }
 
   async attachInterface(req: AttachRequest): Promise<CloudInterface> {
-    return attachInterface(await this.context(), req);
+    const ctx = await this.context();
+    return asPrefixMode(ctx, await attachInterface(ctx, req, () => this.listSubnets()));
   }
 
   async detachAndDeleteInterface(interfaceId: string): Promise<void> {
@@ -213,6 +229,8 @@ export class AwsProvider implements Provider {
       subnetDiscovery: this.settings.cloud.subnetDiscovery,
       maxEni: this.settings.pool.maxEni,
       crashAt: this.opts.crashAt ?? null,
+      prefixMode: this.settings.pool.prefixDelegation,
+      burntTokens: new Map(),
     };
     this.log.info(
       { instanceId: node.instanceId, instanceType: node.instanceType, zone: node.zone, limits },

@@ -1,7 +1,7 @@
 // IMDS for integration tests: the truthful fake (localstack/imds-server.ts) for one seeded instance, and
 // an AWS provider wired to it and to LocalStack.
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { loadSettings, type Env } from '../../config/settings.js';
+import { loadSettings, type Env, type Settings } from '../../config/settings.js';
 import { ImdsServer } from '../../localstack/imds-server.js';
 import { createAwsProvider, type AwsProvider, type AwsProviderOptions } from '../../providers/aws/index.js';
 
@@ -11,18 +11,21 @@ export async function startImds(ec2: EC2Client, instanceId: string, lagMs = 0): 
   return imds;
 }
 
-export function awsProvider(
-  endpoint: string,
-  imdsUrl: string,
-  env: Env = {},
-  opts: AwsProviderOptions = {},
-): AwsProvider {
-  const settings = loadSettings({
+export function awsSettings(endpoint: string, imdsUrl: string, env: Env = {}): Settings {
+  return loadSettings({
     TIDEPOOL_PROVIDER: 'aws',
     AWS_EC2_ENDPOINT: endpoint,
     TIDEPOOL_IMDS_ENDPOINT: imdsUrl,
     CLUSTER_NAME: 'tidepool-test',
     ...env,
   });
-  return createAwsProvider(settings, opts, { AWS_REGION: 'us-east-1' });
+}
+
+export function awsProvider(
+  endpoint: string,
+  imdsUrl: string,
+  env: Env = {},
+  opts: AwsProviderOptions = {},
+): AwsProvider {
+  return createAwsProvider(awsSettings(endpoint, imdsUrl, env), opts, { AWS_REGION: 'us-east-1' });
 }
