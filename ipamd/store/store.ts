@@ -9,6 +9,11 @@
 //
 // Every allocation and release is one transaction; statements are prepared once. Calls are synchronous,
 // so an allocation cannot interleave with another in the daemon's single thread.
+//
+// locking_mode=EXCLUSIVE: the daemon holds the database alone (no lock system calls per transaction, no
+// shared-memory index), and a second daemon pointed at the same state directory is refused instead of
+// writing beside the first. The kernel drops the lock when the process dies, so a restart after
+// kill -9 opens it at once.
 
 import Database from 'better-sqlite3';
 import type { IntentJournal, OpenIntent } from '../../providers/types.js';
@@ -83,11 +88,15 @@ export class StateStore implements IntentJournal {
   private constructor(
     readonly file: string,
     private readonly now: () => number,
+    busyTimeoutMs: number,
   ) {
     try {
       this.db = new Database(file);
+      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
     } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw inUse(file);
       throw new StoreSchemaError(
         `state database ${file} cannot be opened as SQLite (${(err as Error).message}); ` +
           `it is not a Tidepool state database: move it aside to start with an empty state`,
@@ -95,14 +104,19 @@ export class StateStore implements IntentJournal {
     }
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.checkOrCreateSchema();
+    try {
+      this.checkOrCreateSchema();
+    } catch (err) {
+      this.db.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw inUse(file);
+      throw err;
+    }
     this.st = prepareStatements(this.db);
   }
 
   /** Opens (or creates) the database at `file` (":memory:" for tests); refuses a foreign schema. */
-  static open(file: string, now: () => number = Date.now): StateStore {
-    return new StateStore(file, now);
+  static open(file: string, now: () => number = Date.now, opts: { busyTimeoutMs?: number } = {}): StateStore {
+    return new StateStore(file, now, opts.busyTimeoutMs ?? 5_000);
   }
 
   private checkOrCreateSchema(): void {
@@ -275,6 +289,21 @@ export class StateStore implements IntentJournal {
   get isOpen(): boolean {
     return !this.closed;
   }
+}
+
+/** The database is held by another process: another daemon on the same state directory. */
+export class StoreInUseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreInUseError';
+  }
+}
+
+function inUse(file: string): StoreInUseError {
+  return new StoreInUseError(
+    `state database ${file} is locked by another process (another tidepool-ipamd on the same ` +
+      `TIDEPOOL_STATE_DIR?); stop it first: two daemons must never hand out the same node's addresses`,
+  );
 }
 
 function rowToAllocation(r: any): StoredAllocation {

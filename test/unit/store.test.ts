@@ -3,7 +3,12 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StateStore, StoreConflictError, StoreSchemaError } from '../../ipamd/store/store.js';
+import {
+  StateStore,
+  StoreConflictError,
+  StoreInUseError,
+  StoreSchemaError,
+} from '../../ipamd/store/store.js';
 
 let dir: string;
 const now = 1_000_000;
@@ -129,5 +134,16 @@ describe('state store', () => {
     const junk = join(dir, 'junk.db');
     writeFileSync(junk, 'this is not a database, it is a text file of some length '.repeat(100));
     expect(() => StateStore.open(junk, clock)).toThrow(StoreSchemaError);
+  });
+
+  test('a second daemon on the same database is refused while the first holds it, and admitted after', () => {
+    const file = join(dir, 'state.db');
+    const first = seeded(file);
+    expect(() => StateStore.open(file, clock, { busyTimeoutMs: 0 })).toThrow(StoreInUseError);
+    expect(() => StateStore.open(file, clock, { busyTimeoutMs: 0 })).toThrow(/locked by another process/);
+    first.close();
+    const second = StateStore.open(file, clock, { busyTimeoutMs: 0 });
+    expect(second.load().addresses).toHaveLength(2);
+    second.close();
   });
 });
