@@ -73,7 +73,7 @@ async function attach(ctx: ActionContext, deviceIndex: number, count: number, un
   const t0 = clock.now();
   // One token for every retry of this call: the provider makes the attach idempotent with it.
   const req: AttachRequest = {
-    subnetId: node.subnetId,
+    subnetId: await chooseSubnet(ctx, unit === 'prefix' ? count * 16 : count),
     securityGroups: node.securityGroups,
     deviceIndex,
     addresses: unit === 'address' ? count : undefined,
@@ -100,6 +100,34 @@ async function attach(ctx: ActionContext, deviceIndex: number, count: number, un
   );
   ctx.onRoundTrip(clock.now() - t0);
   ctx.onChange();
+}
+
+/** Subnet discovery label (the incumbent's): 1 = may hold pod interfaces, 0 = never. */
+export const SUBNET_ROLE_TAG = 'kubernetes.io/role/cni';
+
+/**
+ * ENABLE_SUBNET_DISCOVERY (reference aws-vpc-cni.md 2.1): the node's subnet or a subnet of its zone tagged
+ * kubernetes.io/role/cni=1, whichever has the most free addresses; the node's subnet when none fits or
+ * the listing fails.
+ */
+async function chooseSubnet(ctx: ActionContext, addresses: number): Promise<string> {
+  const { node, provider, settings, budget } = ctx;
+  if (!settings.cloud.subnetDiscovery || !provider.listSubnets) return node.subnetId;
+  try {
+    const subnets = await budget.run('DescribeSubnets', 'describe', () => provider.listSubnets!(), {
+      coalesce: true,
+    });
+    const best = subnets
+      .filter((s) => s.zone === node.zone && s.freeAddresses >= addresses + 1)
+      .filter((s) =>
+        s.id === node.subnetId ? s.tags[SUBNET_ROLE_TAG] !== '0' : s.tags[SUBNET_ROLE_TAG] === '1',
+      )
+      .sort((a, b) => b.freeAddresses - a.freeAddresses)[0];
+    return best?.id ?? node.subnetId;
+  } catch (err) {
+    ctx.log.warn({ err: String(err) }, 'subnet discovery failed; using the node subnet');
+    return node.subnetId;
+  }
 }
 
 async function release(ctx: ActionContext, interfaceId: string, addresses: string[], prefixes: string[]) {

@@ -117,3 +117,37 @@ describe('adaptive policy', () => {
     expect(core.status().interfaces).toBe(1);
   });
 });
+
+describe('subnet discovery', () => {
+  const subnets = [
+    { id: 'subnet-node', cidr: '10.0.0.0/26', zone: 'us-east-1a' },
+    { id: 'subnet-big-untagged', cidr: '10.0.4.0/22', zone: 'us-east-1a' },
+    { id: 'subnet-cni', cidr: '10.0.1.0/24', zone: 'us-east-1a', tags: { 'kubernetes.io/role/cni': '1' } },
+    {
+      id: 'subnet-other-zone',
+      cidr: '10.0.8.0/22',
+      zone: 'us-east-1b',
+      tags: { 'kubernetes.io/role/cni': '1' },
+    },
+  ];
+  const secondarySubnet = async (env: Record<string, string>) => {
+    node = makeNode({ env, sim: { subnets, zones: ['us-east-1a', 'us-east-1b'] } });
+    const { clock, core } = node;
+    await settle(clock, node.core.start());
+    await clock.advance(6_000);
+    await settle(
+      clock,
+      Promise.all(Array.from({ length: 9 }, (_, i) => core.allocate(key(`c${i}`), pod(`p${i}`)))),
+    );
+    await clock.advance(6_000);
+    return core.snapshot().interfaces.find((i) => !i.primary)?.subnetId;
+  };
+
+  test('a new interface goes to the tagged subnet of the zone with the most free addresses', async () => {
+    expect(await secondarySubnet({})).toBe('subnet-cni');
+  });
+
+  test('with ENABLE_SUBNET_DISCOVERY=false it stays in the node subnet', async () => {
+    expect(await secondarySubnet({ ENABLE_SUBNET_DISCOVERY: 'false' })).toBe('subnet-node');
+  });
+});
