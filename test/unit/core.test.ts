@@ -69,6 +69,23 @@ describe('Ipam facade', () => {
   });
 });
 
+describe('release while parked', () => {
+  test('a DEL of a request still waiting for the pool abandons it: nothing stays allocated', async () => {
+    node = makeNode({ sim: { latency: 'realistic', seed: 9 } });
+    const { clock, core } = node;
+    const starting = core.start();
+    const waiting = core.allocate(key('c1'), pod('p1'));
+    waiting.catch(() => undefined);
+    expect(core.status().parked).toBe(1);
+    expect(await core.release(key('c1'), 'cni-del')).toBeNull();
+    await expect(waiting).rejects.toThrow(/released \(cni-del\) while waiting/);
+    await settle(clock, starting);
+    await clock.advance(6_000);
+    expect(core.check(key('c1'))).toBeNull();
+    expect(core.status()).toMatchObject({ assigned: 0, parked: 0 });
+  });
+});
+
 describe('prefix delegation on the sim', () => {
   test('MINIMUM_IP_TARGET=20 takes two /28 prefixes (32 addresses), served to pods', async () => {
     node = makeNode({
