@@ -9,9 +9,10 @@ import { IpamCore } from './core.js';
 import { listenHttp, type HttpEndpoint } from './http-listen.js';
 import { introspectionHandler } from './introspection.js';
 import type { Logger } from './log.js';
-import { Metrics } from './metrics.js';
+import { DeferredObserver, Metrics } from './metrics.js';
 import { createProvider } from './providers.js';
 import { IpamServer } from './server.js';
+import { prepareSocketPath } from './socket.js';
 import { StateStore } from './store/store.js';
 
 export const STATE_FILE = 'ipamd.db';
@@ -56,9 +57,11 @@ async function hostNetworkHook(
 
 export async function startDaemon(settings: Settings, logger: Logger): Promise<RunningDaemon> {
   const d = settings.daemon;
+  // Refuse at once if another daemon serves on the socket, before this one opens a store or calls the cloud.
+  await prepareSocketPath(d.socket);
   mkdirSync(d.stateDir, { recursive: true, mode: 0o700 });
   const store = StateStore.open(join(d.stateDir, STATE_FILE));
-  const metrics = new Metrics();
+  const observer = new DeferredObserver();
   let provider: Provider;
   try {
     provider = await createProvider(settings, logger);
@@ -73,11 +76,10 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     settings,
     provider,
     store,
-    observer: metrics,
+    observer,
     log: logger.child({ component: 'core' }),
     prepareInterface,
   });
-  metrics.bind(core);
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();
   ready.catch(() => undefined);
@@ -87,7 +89,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     logger: logger.child({ component: 'grpc' }),
     podMtu: settings.network.podMtu,
     vpcCidrs: () => core.reconciler.node?.vpcCidrs ?? [],
-    onCall: (method, code, ms) => metrics.grpcCall(method, code, ms),
+    onCall: (method, code, ms) => observer.grpcCall(method, code, ms),
   });
   let introspection: HttpEndpoint | null = null;
   let metricsEp: HttpEndpoint | null = null;
@@ -95,6 +97,10 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     await server.listen(d.socket);
     if (d.introspectionAddr)
       introspection = await listenHttp(d.introspectionAddr, introspectionHandler({ ipam: core, settings }));
+    // Metrics after the gRPC socket: loading prom-client must not delay serving.
+    const metrics = await Metrics.create();
+    metrics.bind(core);
+    observer.attach(metrics);
     if (d.metricsAddr) metricsEp = await listenHttp(d.metricsAddr, metrics.handler);
   } catch (err) {
     await server.shutdown(0);

@@ -2,27 +2,39 @@
 // scrape time; everything else is fed by IpamObserver hooks the core calls and by the gRPC server's onCall.
 // Beyond the incumbent's set (reference aws-vpc-cni.md section 1.5 and weakness 13): the allocate latency
 // histogram, time spent waiting for the pool, pool-empty seconds and cloud call latency and throttles.
-import client from 'prom-client';
+import type PromClient from 'prom-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CloudCallOutcome, Ipam, IpamObserver } from './types.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const CLOUD_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export class Metrics implements IpamObserver {
-  readonly registry = new client.Registry();
-  private ipam: Ipam | null = null;
-  private readonly allocateSeconds: client.Histogram;
-  private readonly waitSeconds: client.Histogram;
-  private readonly allocateFailures: client.Counter;
-  private readonly releases: client.Counter;
-  private readonly poolEmptySeconds: client.Counter;
-  private readonly cloudSeconds: client.Histogram;
-  private readonly cloudErrors: client.Counter;
-  private readonly cloudThrottles: client.Counter;
-  private readonly grpcSeconds: client.Histogram;
+type Client = typeof PromClient;
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
+export class Metrics implements IpamObserver {
+  readonly registry: PromClient.Registry;
+  private ipam: Ipam | null = null;
+  private readonly allocateSeconds: PromClient.Histogram;
+  private readonly waitSeconds: PromClient.Histogram;
+  private readonly allocateFailures: PromClient.Counter;
+  private readonly releases: PromClient.Counter;
+  private readonly poolEmptySeconds: PromClient.Counter;
+  private readonly cloudSeconds: PromClient.Histogram;
+  private readonly cloudErrors: PromClient.Counter;
+  private readonly cloudThrottles: PromClient.Counter;
+  private readonly grpcSeconds: PromClient.Histogram;
+
+  /**
+   * prom-client is loaded here, by a dynamic import, and not at the top of the module: the daemon serves
+   * first and loads its metrics after (start-up time after a crash is time without pod networking).
+   */
+  static async create(opts: { processMetrics?: boolean } = {}): Promise<Metrics> {
+    const mod = (await import('prom-client')) as Client & { default?: Client };
+    return new Metrics(mod.default ?? mod, opts);
+  }
+
+  private constructor(client: Client, opts: { processMetrics?: boolean }) {
+    this.registry = new client.Registry();
     const registers = [this.registry];
     if (opts.processMetrics ?? true)
       client.collectDefaultMetrics({ register: this.registry, prefix: 'tidepool_' });
@@ -127,7 +139,7 @@ export class Metrics implements IpamObserver {
     this.ipam = ipam;
   }
 
-  cloudCall(action: string, ms: number, outcome: CloudCallOutcome): void {
+  cloudCall(action: string, ms: number, outcome: CloudCallOutcome, _error?: string): void {
     this.cloudSeconds.observe({ action, outcome }, ms / 1000);
     if (outcome === 'error') this.cloudErrors.inc({ action });
     else if (outcome === 'throttled') this.cloudThrottles.inc({ action });
@@ -162,6 +174,44 @@ export class Metrics implements IpamObserver {
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
     );
   };
+}
+
+/**
+ * The observer the core gets at construction, before the metrics exist: it queues what happens until
+ * attach() and replays it, so the calls served while prom-client loads are counted too.
+ */
+export class DeferredObserver implements IpamObserver {
+  private target: Metrics | null = null;
+  private queue: ((m: Metrics) => void)[] = [];
+
+  attach(m: Metrics): void {
+    this.target = m;
+    for (const f of this.queue) f(m);
+    this.queue = [];
+  }
+  private on(f: (m: Metrics) => void): void {
+    if (this.target) f(this.target);
+    else if (this.queue.length < 100_000) this.queue.push(f);
+  }
+  cloudCall(action: string, ms: number, outcome: CloudCallOutcome, error?: string): void {
+    this.on((m) => m.cloudCall(action, ms, outcome, error));
+  }
+  allocated(waitedMs: number, totalMs: number): void {
+    this.on((m) => m.allocated(waitedMs, totalMs));
+  }
+  allocateFailed(reason: string): void {
+    this.on((m) => m.allocateFailed(reason));
+  }
+  released(): void {
+    this.on((m) => m.released());
+  }
+  poolChanged(): void {}
+  poolEmpty(ms: number): void {
+    this.on((m) => m.poolEmpty(ms));
+  }
+  grpcCall(method: string, code: number, ms: number): void {
+    this.on((m) => m.grpcCall(method, code, ms));
+  }
 }
 
 /** Fans one observer call out to several (metrics and logs). */

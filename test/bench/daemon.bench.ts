@@ -21,7 +21,8 @@ const RESTARTS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bench = (name: string, value: number, unit: string) =>
   process.stdout.write(`BENCH ${name} ${Number.isInteger(value) ? value : value.toFixed(2)} ${unit}\n`);
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const req = (containerId: string) => ({
   network: 'tidepool',
   containerId,
@@ -36,7 +37,8 @@ async function waitFree(node: TestNode, free: number): Promise<void> {
   for (;;) {
     const pool = await node.daemon.introspect<{ free: number }>('/v1/pool');
     if (pool.free >= free) return;
-    if (Date.now() > deadline) throw new Error(`the pool did not reach ${free} free addresses (has ${pool.free})`);
+    if (Date.now() > deadline)
+      throw new Error(`the pool did not reach ${free} free addresses (has ${pool.free})`);
     await sleep(100);
   }
 }
@@ -46,7 +48,12 @@ async function latencyAndRss(): Promise<void> {
   // measures the daemon's hot path (store transaction + gRPC), not pool growth.
   const node = await TestNode.create({
     instanceType: 'm5.4xlarge',
-    env: { MINIMUM_IP_TARGET: String(CLIENTS * PER_CLIENT + 20), WARM_IP_TARGET: '20', IP_COOLDOWN_PERIOD: '0', AWS_VPC_K8S_CNI_LOGLEVEL: 'info' },
+    env: {
+      MINIMUM_IP_TARGET: String(CLIENTS * PER_CLIENT + 20),
+      WARM_IP_TARGET: '20',
+      IP_COOLDOWN_PERIOD: '0',
+      AWS_VPC_K8S_CNI_LOGLEVEL: 'info',
+    },
   });
   const clients = Array.from({ length: CLIENTS }, () => new IpamClient(node.daemon.socket));
   try {
@@ -65,7 +72,8 @@ async function latencyAndRss(): Promise<void> {
       const allocMs = performance.now() - started;
       await Promise.all(
         clients.map(async (c, i) => {
-          for (let k = 0; k < PER_CLIENT; k++) await c.release({ ...req(`r${r}c${i}k${k}`), reason: 'bench' });
+          for (let k = 0; k < PER_CLIENT; k++)
+            await c.release({ ...req(`r${r}c${i}k${k}`), reason: 'bench' });
         }),
       );
       return allocMs;

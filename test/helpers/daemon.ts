@@ -55,9 +55,19 @@ export class Proc {
     );
   }
 
-  static spawn(bin: string, args: string[], env: Record<string, string>, logFile: string): Proc {
+  static spawn(
+    bin: string,
+    args: string[],
+    env: Record<string, string>,
+    logFile: string,
+    nodeArgs: string[] = [],
+  ): Proc {
     const fd = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', fd, fd], detached: true });
+    const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
+      env,
+      stdio: ['ignore', fd, fd],
+      detached: true,
+    });
     closeSync(fd);
     return new Proc(child, logFile);
   }
@@ -157,6 +167,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   instanceId?: string;
   instanceType?: string;
+  /** Options of node itself for the daemon (e.g. ['--cpu-prof'] to profile it). */
+  nodeArgs?: string[];
 }
 
 export class DaemonProcess {
@@ -165,6 +177,7 @@ export class DaemonProcess {
   readonly env: Record<string, string>;
   proc!: Proc;
   introspectionUrl = '';
+  nodeArgs: string[] = [];
   metricsUrl = '';
   starts = 0;
 
@@ -182,7 +195,13 @@ export class DaemonProcess {
   /** Spawns the daemon (same state directory, socket and ports each time); does not wait. */
   spawn(): Proc {
     this.starts++;
-    this.proc = Proc.spawn(requireBuilt(BIN.daemon), [], this.env, join(this.dir, 'daemon.log'));
+    this.proc = Proc.spawn(
+      requireBuilt(BIN.daemon),
+      [],
+      this.env,
+      join(this.dir, 'daemon.log'),
+      this.nodeArgs,
+    );
     return this.proc;
   }
 
@@ -213,6 +232,13 @@ export class DaemonProcess {
     const res = await fetch(`${this.introspectionUrl}${path}`);
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     return (await res.json()) as T;
+  }
+
+  /** CPU time (user + system) the daemon process has used, ms. */
+  cpuMs(): number {
+    const fields = readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of /proc/PID/stat (11 and 12 after the command), in clock ticks.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   }
 
   /** VmRSS of the daemon process, MiB. */
@@ -258,6 +284,7 @@ export class TestNode {
         ...opts.env,
       };
       node.daemon = new DaemonProcess(dir, sim, instanceId, env);
+      node.daemon.nodeArgs = opts.nodeArgs ?? [];
       node.daemon.introspectionUrl = `http://127.0.0.1:${introspection}`;
       node.daemon.metricsUrl = `http://127.0.0.1:${metrics}`;
       if (opts.start ?? true) await node.daemon.start();

@@ -138,10 +138,22 @@ describe('tidepool-ipamd process', () => {
     }
   });
 
-  test('a second daemon on the same socket refuses to start', async () => {
+  test('a second daemon on the same state or the same socket refuses to start; the first keeps serving', async () => {
     const n = await node();
-    const second = Proc.spawn(BIN.daemon, [], n.daemon.env, join(n.dir, 'second.log'));
-    expect((await second.exited).code).toBe(1);
-    expect(second.log()).toContain('another process is already serving on this socket');
+    // Same configuration: refused on the socket, before it opens the store or calls the cloud.
+    const same = Proc.spawn(BIN.daemon, [], n.daemon.env, join(n.dir, 'second.log'));
+    expect((await same.exited).code).toBe(1);
+    expect(same.log()).toContain('another process is already serving on this socket');
+    // Another socket but the same state directory: refused by the store's lock.
+    const sameState = { ...n.daemon.env, TIDEPOOL_SOCKET: join(n.dir, 'run2', 'ipamd.sock') };
+    const third = Proc.spawn(BIN.daemon, [], sameState, join(n.dir, 'third.log'));
+    expect((await third.exited).code).toBe(1);
+    expect(third.log()).toContain('is locked by another process');
+    const client = new IpamClient(n.daemon.socket);
+    try {
+      expect((await client.healthCheck()).status).toBe(1);
+    } finally {
+      client.close();
+    }
   });
 });

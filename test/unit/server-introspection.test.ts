@@ -62,7 +62,7 @@ describe('introspection HTTP', () => {
 
 describe('Prometheus metrics', () => {
   test('exports pool gauges from status() and the observer histograms and counters', async () => {
-    const metrics = new Metrics({ processMetrics: false });
+    const metrics = await Metrics.create({ processMetrics: false });
     metrics.bind(ipam);
     const ep = await listenHttp('127.0.0.1:0', metrics.handler);
     endpoints.push(ep);
@@ -102,7 +102,7 @@ describe('Prometheus metrics', () => {
   });
 
   test('process metrics include the resident memory', async () => {
-    const metrics = new Metrics();
+    const metrics = await Metrics.create();
     expect(await metrics.registry.metrics()).toMatch(/tidepool_process_resident_memory_bytes \d+/);
   });
 });
