@@ -15,6 +15,7 @@ import { silentCoreLogger, type CoreLogger } from './logger.js';
 import { keyString, NodePool } from './node-pool.js';
 import { BurstWindow, decayedRate, ewma, recordEvents, type RateEstimate } from './pool/demand.js';
 import type { PoolDemand } from './pool/model.js';
+import { ParkingLot } from './parking.js';
 import { Reconciler } from './reconciler.js';
 import { buildSnapshot, type IpamSnapshot } from './snapshot.js';
 import { dropInterruptedChanges } from './store/interrupted.js';
@@ -50,15 +51,6 @@ export interface IpamCoreOptions {
   resyncIntervalMs?: number;
 }
 
-interface Parked {
-  key: AllocationKey;
-  pod: PodRef;
-  since: number;
-  promise: Promise<AllocateOutcome>;
-  resolve: (o: AllocateOutcome) => void;
-  reject: (e: Error) => void;
-}
-
 export class IpamCore implements Ipam {
   readonly settings: Settings;
   readonly clock: Clock;
@@ -68,12 +60,10 @@ export class IpamCore implements Ipam {
   private readonly store: StateStore;
   private readonly observer: IpamObserver;
   private readonly log: CoreLogger;
-  private readonly parked = new Map<string, Parked>();
+  private readonly parked: ParkingLot;
   private rate: RateEstimate = { rate: 0, at: 0 };
   private readonly bursts = new BurstWindow();
   private roundTripMs?: number;
-  private emptySince?: number;
-  private coolingWake?: number;
   private stopping = false;
   private started?: Promise<void>;
 
@@ -99,6 +89,16 @@ export class IpamCore implements Ipam {
       prepareInterface: opts.prepareInterface,
       tickMs: opts.tickMs,
       resyncIntervalMs: opts.resyncIntervalMs,
+    });
+    this.parked = new ParkingLot({
+      pool: this.pool,
+      clock: this.clock,
+      observer: this.observer,
+      addWaitMs: this.settings.pool.addWaitMs,
+      kick: () => this.reconciler.kick(),
+      ready: () => this.reconciler.ready,
+      fullMessage: (deadline) => this.fullMessage(deadline),
+      describe: () => `${this.describeCounts()}; ${this.reconciler.waitingOn()}`,
     });
   }
 
@@ -137,8 +137,7 @@ export class IpamCore implements Ipam {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const p of [...this.parked.values()])
-      this.unpark(p, new ShuttingDownError('the daemon is shutting down'));
+    this.parked.cancelAll(new ShuttingDownError('the daemon is shutting down'));
     this.budget.close();
     const stopping = this.reconciler.stop();
     await this.started?.catch(() => undefined);
@@ -153,8 +152,8 @@ export class IpamCore implements Ipam {
     const k = keyString(key);
     const existing = this.pool.allocations.get(k);
     if (existing) return { allocation: this.pool.toAllocation(existing), waitedMs: 0, reused: true };
-    const waiting = this.parked.get(k);
-    if (waiting) return waiting.promise;
+    const waiting = this.parked.waiting(key);
+    if (waiting) return waiting;
     const now = this.clock.now();
     this.rate = recordEvents(this.rate, now);
     this.bursts.record(now, this.burstWindowMs());
@@ -183,86 +182,12 @@ export class IpamCore implements Ipam {
         `no free address and TIDEPOOL_ADD_WAIT_MS=0: ${this.reconciler.waitingOn()}`,
       );
     }
-    return this.park(k, key, pod, now);
-  }
-
-  private park(k: string, key: AllocationKey, pod: PodRef, now: number): Promise<AllocateOutcome> {
-    let resolve!: (o: AllocateOutcome) => void;
-    let reject!: (e: Error) => void;
-    const promise = new Promise<AllocateOutcome>((res, rej) => ((resolve = res), (reject = rej)));
-    const p: Parked = { key, pod, since: now, promise, resolve, reject };
-    this.parked.set(k, p);
-    this.emptySince ??= now;
-    this.reconciler.kick();
-    this.wakeForCooling();
-    const waitMs = this.settings.pool.addWaitMs;
-    void this.clock.sleep(waitMs).then(() => {
-      if (this.parked.get(k) !== p) return;
-      this.observer.allocateFailed('pool-wait-timeout');
-      this.unpark(
-        p,
-        new PoolWaitTimeoutError(
-          `waited ${waitMs} ms (TIDEPOOL_ADD_WAIT_MS) for an address (${this.describeCounts()}); ` +
-            `${this.parked.size} request(s) waiting; ${this.reconciler.waitingOn()}`,
-        ),
-      );
-    });
-    return promise;
-  }
-
-  private unpark(p: Parked, err: Error): void {
-    if (this.parked.get(keyString(p.key)) !== p) return;
-    this.parked.delete(keyString(p.key));
-    this.noteEmptyEnd();
-    p.reject(err);
-  }
-
-  /** When every free address is cooling, wake parked requests as the first cooldown ends. */
-  private wakeForCooling(): void {
-    const next = this.pool.nextCoolingEnd();
-    if (next === undefined || this.coolingWake === next) return;
-    this.coolingWake = next;
-    void this.clock.sleep(Math.max(0, next - this.clock.now())).then(() => {
-      if (this.coolingWake === next) this.coolingWake = undefined;
-      this.serveParked();
-      if (this.parked.size) this.wakeForCooling();
-    });
+    return this.parked.park(key, pod, now);
   }
 
   private poolChanged(): void {
-    this.serveParked();
+    this.parked.serve();
     this.observer.poolChanged();
-  }
-
-  /** Hands free addresses to parked requests, oldest first; fails them if the node turned out full. */
-  private serveParked(): void {
-    if (!this.parked.size) return;
-    const now = this.clock.now();
-    for (const p of [...this.parked.values()]) {
-      const addr = this.pool.pickFree(now);
-      if (!addr) break;
-      this.parked.delete(keyString(p.key));
-      try {
-        const stored = this.pool.assign(p.key, p.pod, addr, now);
-        const waitedMs = now - p.since;
-        this.observer.allocated(waitedMs, waitedMs);
-        p.resolve({ allocation: this.pool.toAllocation(stored), waitedMs, reused: false });
-      } catch (err) {
-        p.reject(err as Error);
-      }
-    }
-    if (this.parked.size && this.reconciler.ready) {
-      const full = this.fullMessage(now + this.settings.pool.addWaitMs);
-      if (full) for (const p of [...this.parked.values()]) this.unpark(p, new NodeFullError(full));
-    }
-    this.noteEmptyEnd();
-    if (this.parked.size) this.reconciler.kick();
-  }
-
-  private noteEmptyEnd(): void {
-    if (this.parked.size || this.emptySince === undefined) return;
-    this.observer.poolEmpty(this.clock.now() - this.emptySince);
-    this.emptySince = undefined;
   }
 
   private afterAssign(): void {
@@ -302,15 +227,13 @@ export class IpamCore implements Ipam {
       throw new ShuttingDownError('the daemon has stopped; the release is reconciled on restart');
     const now = this.clock.now();
     // A DEL while the ADD still waits for the pool: the ADD is abandoned, nothing is left allocated.
-    const waiting = this.parked.get(keyString(key));
-    if (waiting)
-      this.unpark(waiting, new PoolWaitTimeoutError(`released (${reason}) while waiting for an address`));
+    this.parked.cancel(key, new PoolWaitTimeoutError(`released (${reason}) while waiting for an address`));
     const stored = this.pool.release(key, now + this.settings.pool.cooldownMs);
     if (!stored) return null;
     this.log.debug({ address: stored.address, reason, containerId: key.containerId }, 'released');
     this.observer.released();
     this.observer.poolChanged();
-    if (this.parked.size) this.wakeForCooling();
+    if (this.parked.size) this.parked.wakeForCooling();
     return this.pool.toAllocation(stored);
   }
 
