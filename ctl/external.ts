@@ -4,10 +4,13 @@ import type { Io } from './io.js';
 
 type Runner = (argv: string[]) => Promise<number>;
 
-/** Each loader imports its module with a literal path, so the bundler includes it in dist/bin/tidepoolctl. */
+/**
+ * Each loader imports its module with a literal path, so the bundler includes it in dist/bin/tidepoolctl
+ * (evaluated only when the command is used). A loader answering null marks a command left out of a build.
+ */
 const loaders: Record<string, () => Promise<Runner | null>> = {
-  lab: async () => null,
-  demo: async () => null,
+  lab: async () => (await import('../lab/cli.js')).runLab,
+  demo: async () => (await import('../demo/cli.js')).runDemo,
 };
 
 export const EXTERNAL_COMMANDS = Object.keys(loaders);

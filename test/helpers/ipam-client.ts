@@ -18,6 +18,7 @@ export class IpamClient {
     const creds = grpc.credentials.createInsecure();
     // No retries or backoff surprises: a test wants to see each failure as it happens.
     const options = {
+      'grpc.enable_channelz': 0,
       'grpc.enable_retries': 0,
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': 200,
