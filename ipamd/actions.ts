@@ -4,7 +4,7 @@
 
 import type { Settings } from '../config/settings.js';
 import type { Clock } from '../providers/clock.js';
-import { NotFoundError } from '../providers/errors.js';
+import { NotFoundError, SubnetFullError } from '../providers/errors.js';
 import type { AttachRequest, CloudInterface, NodeInfo, Provider } from '../providers/types.js';
 import type { CloudBudget } from './budget.js';
 import type { CoreLogger } from './logger.js';
@@ -27,6 +27,8 @@ export interface ActionContext {
   onRoundTrip: (ms: number) => void;
   prepareInterface?: (iface: CloudInterface) => Promise<void>;
   clientToken: () => string;
+  /** Until when prefixes are not even tried (the subnet had no free /28 block recently). */
+  prefixFallback: { until: number };
   /** Addresses handed back to the cloud (resync ignores them while the cloud's view lags). */
   released: (ips: string[]) => void;
 }
@@ -44,25 +46,61 @@ export async function executeAction(ctx: ActionContext, action: PoolAction): Pro
   }
 }
 
+/** After InsufficientCidrBlocks, /32s are used instead of prefixes for this long (then /28s are retried). */
+export const PREFIX_FALLBACK_MS = 120_000;
+
+/**
+ * InsufficientCidrBlocks: the subnet still has free addresses but no aligned /28 (fragmentation, the
+ * incumbent's open issue #3264). Tidepool then takes one /32 per slot instead of failing.
+ */
+function noFreeBlock(err: unknown): boolean {
+  return err instanceof SubnetFullError && err.code === 'InsufficientCidrBlocks';
+}
+
+/** /32s standing in for `prefixes` /28s: as many addresses as asked, within the interface's free slots. */
+function slotsForAddresses(ctx: ActionContext, interfaceId: string, prefixes: number): number {
+  const iface = ctx.pool.interfaces.get(interfaceId);
+  const used = iface
+    ? iface.prefixes.size + [...iface.addresses.values()].filter((a) => !a.prefix).length
+    : 0;
+  const room = ctx.node.limits.ipv4PerInterface - 1 - used;
+  return Math.max(1, Math.min(prefixes * 16, room));
+}
+
 async function assign(ctx: ActionContext, interfaceId: string, count: number, unit: 'address' | 'prefix') {
   const { provider, budget, pool, clock } = ctx;
   const t0 = clock.now();
-  if (unit === 'prefix') {
-    const prefixes = await budget.run(
-      'AssignPrivateIpAddresses',
-      'addresses',
-      () => provider.assignPrefixes(interfaceId, count),
-      { target: interfaceId },
-    );
-    for (const p of prefixes) pool.addPrefix(interfaceId, p);
-  } else {
+  const addresses = async (n: number) => {
     const ips = await budget.run(
       'AssignPrivateIpAddresses',
       'addresses',
-      () => provider.assignAddresses(interfaceId, count),
-      { target: interfaceId },
+      () => provider.assignAddresses(interfaceId, n),
+      {
+        target: interfaceId,
+      },
     );
     pool.addAddresses(interfaceId, ips);
+  };
+  if (unit === 'prefix' && clock.now() >= ctx.prefixFallback.until) {
+    try {
+      const prefixes = await budget.run(
+        'AssignPrivateIpAddresses',
+        'addresses',
+        () => provider.assignPrefixes(interfaceId, count),
+        { target: interfaceId },
+      );
+      for (const p of prefixes) pool.addPrefix(interfaceId, p);
+    } catch (err) {
+      if (!noFreeBlock(err)) throw err;
+      ctx.prefixFallback.until = clock.now() + PREFIX_FALLBACK_MS;
+      ctx.log.warn(
+        { interfaceId, count },
+        'no free /28 block in the subnet: assigning /32 addresses instead',
+      );
+      await addresses(slotsForAddresses(ctx, interfaceId, count));
+    }
+  } else {
+    await addresses(unit === 'prefix' ? slotsForAddresses(ctx, interfaceId, count) : count);
   }
   ctx.onRoundTrip(clock.now() - t0);
   ctx.onChange();
@@ -81,7 +119,26 @@ async function attach(ctx: ActionContext, deviceIndex: number, count: number, un
     clientToken: ctx.clientToken(),
     tags: { ...settings.cloud.additionalEniTags },
   };
-  const ci = await budget.run('AttachInterface', 'interfaces', () => provider.attachInterface(req));
+  const slots = node.limits.ipv4PerInterface - 1;
+  if (req.prefixes && clock.now() < ctx.prefixFallback.until) {
+    req.addresses = Math.min(req.prefixes * 16, slots);
+    req.prefixes = undefined;
+  }
+  let ci: CloudInterface;
+  try {
+    ci = await budget.run('AttachInterface', 'interfaces', () => provider.attachInterface(req));
+  } catch (err) {
+    if (!req.prefixes || !noFreeBlock(err)) throw err;
+    ctx.prefixFallback.until = clock.now() + PREFIX_FALLBACK_MS;
+    ctx.log.warn({ count }, 'no free /28 block in the subnet: attaching with /32 addresses instead');
+    const fallback = {
+      ...req,
+      addresses: Math.min(req.prefixes * 16, slots),
+      prefixes: undefined,
+      clientToken: ctx.clientToken(),
+    };
+    ci = await budget.run('AttachInterface', 'interfaces', () => provider.attachInterface(fallback));
+  }
   if (ctx.prepareInterface) {
     // Host networking (link up, MTU, route table) before any pod gets an address on it.
     await ctx

@@ -21,9 +21,10 @@ export function nodeFullMessage(
   const capacity = addressCapacity(cap, pd);
   const slots = cap.ipv4PerInterface - 1;
   const roomForInterface = pool.interfaces.size < cap.maxInterfaces && !reconciler.attachUnsupported;
-  const roomOnInterface = [...pool.interfaces.values()].some(
-    (i) => (pd ? i.prefixes.size : i.addresses.size) < slots,
-  );
+  const roomOnInterface = [...pool.interfaces.values()].some((i) => {
+    const secondary = [...i.addresses.values()].filter((a) => !a.prefix).length;
+    return (pd ? i.prefixes.size + secondary : secondary) < slots;
+  });
   const canGrow = c.total < cap.maxPods && c.total < capacity && (roomForInterface || roomOnInterface);
   if (canGrow) return null;
   const nextFree = pool.nextCoolingEnd();

@@ -58,6 +58,7 @@ export class Reconciler {
 
   private readonly o: ReconcilerOptions;
   private readonly recentlyReleased = new Map<string, number>();
+  private readonly prefixFallback = { until: 0 };
   private stopping = false;
   private kicked = false;
   private wake?: () => void;
@@ -234,6 +235,7 @@ export class Reconciler {
       onRoundTrip,
       prepareInterface,
       clientToken: () => randomUUID(),
+      prefixFallback: this.prefixFallback,
       released: (ips) => ips.forEach((ip) => this.recentlyReleased.set(ip, clock.now())),
     };
   }

@@ -41,9 +41,13 @@ export function interfaceCounts(iface: PoolInterface, now: number) {
   };
 }
 
-/** Units an interface holds: prefixes in prefix mode, secondary addresses otherwise. */
+/**
+ * Slots an interface uses: secondary addresses, plus prefixes in prefix mode (a /28 takes one slot; in
+ * prefix mode an interface may also hold /32s, the fallback when the subnet has no free /28 block).
+ */
 export function unitsOf(iface: PoolInterface, prefixMode: boolean): number {
-  return prefixMode ? iface.prefixes.length : iface.addresses.filter((a) => !a.prefix).length;
+  const secondary = iface.addresses.filter((a) => !a.prefix).length;
+  return prefixMode ? iface.prefixes.length + secondary : secondary;
 }
 
 /** Per prefix: how many of its addresses are assigned and how many cooling. */

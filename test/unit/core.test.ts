@@ -103,6 +103,33 @@ describe('prefix delegation on the sim', () => {
   });
 });
 
+describe('prefix delegation in a fragmented subnet', () => {
+  test('with no free aligned /28 left, the pool falls back to /32 addresses instead of failing', async () => {
+    node = makeNode({
+      env: { ENABLE_PREFIX_DELEGATION: 'true', WARM_PREFIX_TARGET: '1' },
+      sim: {
+        seed: 1,
+        subnets: [{ id: 'subnet-node', cidr: '10.0.0.0/26', zone: 'us-east-1a' }],
+        zones: ['us-east-1a'],
+      },
+    });
+    const { clock, cloud, core } = node;
+    // Other instances take scattered single addresses: no aligned /28 block stays free (seed 1).
+    for (let i = 0; i < 8; i++) cloud.launchInstance({ instanceType: 't3.micro', subnetId: 'subnet-node' });
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    expect(simCalls(cloud, 'AssignPrivateIpAddresses').map((c) => c.outcome)).toEqual([
+      'InsufficientCidrBlocks',
+      'ok',
+    ]);
+    const r = await core.allocate(key('a'), pod('a'));
+    expect(r.allocation.address).toMatch(/^10\.0\.0\./);
+    expect(core.snapshot().interfaces[0].prefixes).toEqual([]);
+    // One /28 asked for: 16 addresses wanted, 9 slots on the m5.large primary → 9 /32s in one call.
+    expect(core.status().total).toBe(9);
+  });
+});
+
 describe('adaptive policy', () => {
   test('grows at once for a burst across interfaces, and shrinks only after the decrease gap', async () => {
     node = makeNode({ env: { TIDEPOOL_POOL_POLICY: 'adaptive' }, sim: { latency: 'realistic', seed: 5 } });
