@@ -8,15 +8,22 @@
 // How the pool is made empty: the lab node comes up with the default warm target and its pool settles;
 // the benchmark then takes every free address with Allocate calls over the daemon's gRPC socket (as
 // pods already running on the node would hold them), checks that Status reports free = 0, and at once
-// starts the burst. The cloud is the sim with the AWS figures (see FIGURES below). For the incumbent,
-// a failed ADD is retried as the kubelet retries a failed sandbox (lib/kubelet-retry.ts: 10 s backoff,
-// jitter factor 0.5), so "time until every pod has its address" is defined for both.
+// starts the burst. The pods' network namespaces (the runtime's sandboxes) exist before the clock
+// starts; each pod is timed from the burst's start until the plugin's ADD succeeded and the fabric
+// routes its address. The cloud is the sim with the AWS figures (printed in the first line). For the
+// incumbent, a failed ADD is retried as the kubelet retries a failed sandbox (lib/kubelet-retry.ts:
+// 10 s backoff, jitter factor 0.5), so "time until every pod has its address" is defined for both.
+// A third run, `floor`, bursts onto a WARM pool (WARM_IP_TARGET=60): what 60 concurrent plugin ADDs
+// cost on this machine with no wait for the cloud, so the pool's own share can be read off.
 import { randomBytes } from 'node:crypto';
 import { DaemonClient } from '../../cni/client.js';
 import { realClock } from '../../providers/clock.js';
 import { DEFAULT_BUCKETS, REALISTIC_LATENCY } from '../../providers/sim/actions.js';
 import { Cleanup } from '../../demo/cleanup.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { bringUpLab, type LabHandle } from '../../demo/lab-adapter.js';
+import { addInSandbox, createSandboxes } from './lib/sandbox.js';
 import { preflight, PreflightError } from '../../demo/preflight.js';
 import { rng } from './lib/churn-workload.js';
 import { KUBELET_BACKOFF_MS, KUBELET_JITTER, startLikeKubelet, type PodStart } from './lib/kubelet-retry.js';
@@ -30,8 +37,12 @@ function arg(name: string, def: string): string {
 const PODS = Number(arg('pods', '60'));
 const INSTANCE_TYPE = arg('instance-type', 'm5.4xlarge');
 
+type Mode = 'tidepool' | 'incumbent' | 'floor';
+
 interface ModeResult {
-  mode: string;
+  mode: Mode;
+  /** The daemon's own wait for an address per successful ADD (the plugin logs it), ms. */
+  daemonWaitMs: number[];
   starts: PodStart[];
   readyMs: number[];
   failedAdds: number;
@@ -41,7 +52,7 @@ interface ModeResult {
   wallMs: number;
 }
 
-async function waitForSettledPool(c: DaemonClient): Promise<void> {
+async function waitForSettledPool(c: DaemonClient, minFree = 1): Promise<void> {
   // Settled: the pool holds addresses and its size has not changed for 2 s.
   let last = -1;
   let since = Date.now();
@@ -51,14 +62,20 @@ async function waitForSettledPool(c: DaemonClient): Promise<void> {
     if (s.total !== last) {
       last = s.total;
       since = Date.now();
-    } else if (s.total > 0 && Date.now() - since >= 2000) return;
+    } else if (s.total > 0 && s.free >= minFree && Date.now() - since >= 2000) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('the pool did not settle within 60 s');
 }
 
-async function runMode(mode: 'tidepool' | 'incumbent', cleanup: Cleanup): Promise<ModeResult> {
-  const env: Record<string, string> = mode === 'incumbent' ? { TIDEPOOL_COMPARISON_MODE: 'incumbent' } : {};
+const MODE_ENV: Record<Mode, Record<string, string>> = {
+  tidepool: {},
+  incumbent: { TIDEPOOL_COMPARISON_MODE: 'incumbent' },
+  floor: { WARM_IP_TARGET: String(PODS) },
+};
+
+async function runMode(mode: Mode, cleanup: Cleanup): Promise<ModeResult> {
+  const env = MODE_ENV[mode];
   const runId = randomBytes(2).toString('hex');
   const lab: LabHandle = await bringUpLab({
     nodes: 1,
@@ -73,11 +90,12 @@ async function runMode(mode: 'tidepool' | 'incumbent', cleanup: Cleanup): Promis
   try {
     const node = lab.manifest.nodes[0];
     const client = new DaemonClient(node.socket);
-    await waitForSettledPool(client);
+    await waitForSettledPool(client, mode === 'floor' ? PODS : 1);
     // Take every free address, as pods already on the node would hold them: the pool is now empty.
     const settled = await client.call('Status', {}, 2000);
+    const holders = mode === 'floor' ? 0 : settled.free;
     await Promise.all(
-      Array.from({ length: settled.free }, (_, i) =>
+      Array.from({ length: holders }, (_, i) =>
         client.call(
           'Allocate',
           {
@@ -97,14 +115,18 @@ async function runMode(mode: 'tidepool' | 'incumbent', cleanup: Cleanup): Promis
     console.log(
       `# [${mode}] pool before the burst: ${before.free} free, ${before.assigned} assigned, ${before.total} held`,
     );
+    const boxes = await createSandboxes(
+      lab,
+      Array.from({ length: PODS }, (_, i) => `burst-${i + 1}`),
+    );
     const callsBefore = await lab.cloudCalls();
 
     const rand = rng(7);
     let failedAdds = 0;
     const t0 = Date.now();
     const starts = await Promise.all(
-      Array.from({ length: PODS }, (_, i) =>
-        startLikeKubelet(() => lab.addPod(node.name, `burst-${i + 1}`).then(() => undefined), {
+      boxes.map((box) =>
+        startLikeKubelet(() => addInSandbox(lab, node, box).then(() => undefined), {
           clock: realClock,
           rand,
           giveUpMs: 300_000,
@@ -120,6 +142,7 @@ async function runMode(mode: 'tidepool' | 'incumbent', cleanup: Cleanup): Promis
       if (v - (callsBefore[k] ?? 0) > 0) calls[k] = v - (callsBefore[k] ?? 0);
     return {
       mode,
+      daemonWaitMs: daemonWaits(join(node.dir, 'plugin.log')),
       starts,
       readyMs: starts.filter((s) => s.readyAt !== undefined).map((s) => s.readyAt! - t0),
       failedAdds,
@@ -133,6 +156,22 @@ async function runMode(mode: 'tidepool' | 'incumbent', cleanup: Cleanup): Promis
   }
 }
 
+/** waitedMs of every `address allocated` line the plugin logged (JSON lines). */
+function daemonWaits(logFile: string): number[] {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.includes('address allocated') && !l.includes('holder'))
+    .map((l) => /"waitedMs":(\d+)/.exec(l)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number);
+}
+
 function report(r: ModeResult, suffix: string): void {
   const never = r.starts.filter((s) => s.readyAt === undefined).length;
   bench(`burst_failed_adds${suffix}`, r.failedAdds, 'count', 0);
@@ -141,6 +180,7 @@ function report(r: ModeResult, suffix: string): void {
   bench(`burst_all_addressed${suffix}`, never ? NaN : Math.max(...r.readyMs), 'ms', 0);
   bench(`burst_addressed_p50${suffix}`, quantile(r.readyMs, 0.5), 'ms', 0);
   bench(`burst_addressed_p99${suffix}`, quantile(r.readyMs, 0.99), 'ms', 0);
+  bench(`burst_daemon_wait_max${suffix}`, r.daemonWaitMs.length ? Math.max(...r.daemonWaitMs) : NaN, 'ms', 0);
   bench(`burst_cloud_calls${suffix}`, sum(Object.values(r.calls)), 'count', 0);
   console.log(`# ${r.mode}: cloud calls during the burst: ${JSON.stringify(r.calls)}`);
 }
@@ -166,9 +206,14 @@ async function main(): Promise<number> {
   try {
     const tidepool = await runMode('tidepool', cleanup);
     const incumbent = await runMode('incumbent', cleanup);
+    const floor = await runMode('floor', cleanup);
     bench('burst_target_one_attach_plus_assign', onePlusOne, 'ms', 0);
     report(tidepool, '');
     report(incumbent, '_incumbent');
+    report(floor, '_warm_floor');
+    const floorMax = Math.max(...floor.readyMs);
+    bench('burst_all_addressed_over_floor', Math.max(...tidepool.readyMs) - floorMax, 'ms', 0);
+    bench('burst_all_addressed_over_floor_incumbent', Math.max(...incumbent.readyMs) - floorMax, 'ms', 0);
     return 0;
   } finally {
     await cleanup.run();

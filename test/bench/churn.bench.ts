@@ -1,9 +1,12 @@
 // Churn benchmark (issue 5): 30 minutes of pod churn on one node in VIRTUAL time — the daemon's real core
-// on the in-process sim cloud (realistic EC2 latency and throttling) — for Tidepool's default policy,
-// the incumbent comparison mode and the adaptive policy, on the same generated workload (steady
-// arrivals, HPA doublings, CronJob minute bursts: lib/churn-workload.ts). Prints BENCH lines.
+// (IpamCore: pool engine, reconciler, budget, SQLite store) on the in-process sim cloud with realistic
+// EC2 latency and throttling — comparing, on the same generated workloads (steady arrivals, HPA
+// doublings, CronJob minute bursts: lib/churn-workload.ts), Tidepool's default policy, the incumbent
+// comparison mode and the adaptive policy. Two warm-pool settings: the defaults (WARM_ENI_TARGET=1)
+// and the address-saving tuning users adopt (WARM_IP_TARGET=5, MINIMUM_IP_TARGET=10). Several seeds;
+// figures are per 30-minute run (means), waits pooled over all runs. Prints BENCH lines.
 //
-//   npm run bench -- churn [--minutes 30] [--seed 42] [--instance-type m5.xlarge]
+//   npm run bench -- churn [--minutes 30] [--seeds 5] [--instance-type m5.4xlarge]
 import { instanceLimits, maxPods } from '../../providers/capacity.js';
 import { defaultChurn, generateChurn } from './lib/churn-workload.js';
 import { runChurn, type ChurnRunResult } from './lib/churn-run.js';
@@ -15,54 +18,93 @@ function arg(name: string, def: string): string {
   return i > 0 ? process.argv[i + 1] : def;
 }
 
-const MODES: { name: string; suffix: string; env: Record<string, string> }[] = [
-  { name: 'tidepool (aws-compatible, default)', suffix: '', env: {} },
+const ECONOMY = { WARM_IP_TARGET: '5', MINIMUM_IP_TARGET: '10' };
+const CONFIGS: { name: string; suffix: string; env: Record<string, string> }[] = [
+  { name: 'tidepool, defaults', suffix: '', env: {} },
+  { name: 'incumbent, defaults', suffix: '_incumbent', env: { TIDEPOOL_COMPARISON_MODE: 'incumbent' } },
+  { name: 'tidepool adaptive', suffix: '_adaptive', env: { TIDEPOOL_POOL_POLICY: 'adaptive' } },
+  { name: 'tidepool, WARM_IP_TARGET=5 MINIMUM_IP_TARGET=10', suffix: '_economy', env: ECONOMY },
   {
-    name: 'incumbent (comparison mode)',
-    suffix: '_incumbent',
-    env: { TIDEPOOL_COMPARISON_MODE: 'incumbent' },
+    name: 'incumbent, WARM_IP_TARGET=5 MINIMUM_IP_TARGET=10',
+    suffix: '_economy_incumbent',
+    env: { ...ECONOMY, TIDEPOOL_COMPARISON_MODE: 'incumbent' },
   },
-  { name: 'tidepool adaptive policy', suffix: '_adaptive', env: { TIDEPOOL_POOL_POLICY: 'adaptive' } },
 ];
 
 async function main(): Promise<void> {
   const minutes = Number(arg('minutes', '30'));
-  const seed = Number(arg('seed', '42'));
-  const instanceType = arg('instance-type', 'm5.xlarge');
-  const podsMax = maxPods(instanceLimits(instanceType), { prefixDelegation: false }) - 2; // minus the host-network DaemonSets
-  const workload = generateChurn({ durationMs: minutes * 60_000, seed, maxPods: podsMax });
-  const adds = workload.events.filter((e) => e.op === 'add').length;
-  console.log(
-    `# ${minutes} min of churn on one ${instanceType} (max ${podsMax} pods): ${adds} pods created ` +
-      `(steady ${workload.counts.steady} at ${defaultChurn.steadyRate}/s, HPA ${workload.counts.hpa}, CronJob ${workload.counts.cron}; ` +
-      `${workload.dropped} not placed: node full); sim: realistic EC2 latency and throttling; failed ADDs retried ` +
-      `after ${KUBELET_BACKOFF_MS} ms × (1 + ${KUBELET_JITTER}·rand)`,
+  const seeds = Number(arg('seeds', '5'));
+  const instanceType = arg('instance-type', 'm5.4xlarge');
+  // The kubelet's max pods as EKS sets it: the ENI formula, capped at 110 for ≤ 30 vCPUs and 250 above
+  // (max-pods-calculator.sh, cloud-api-figures.md section 6); minus the two host-network DaemonSets.
+  const limits = instanceLimits(instanceType);
+  const podsMax = Math.min(maxPods(limits, { prefixDelegation: false }), limits.vcpus > 30 ? 250 : 110) - 2;
+  const workloads = Array.from({ length: seeds }, (_, i) =>
+    generateChurn({ durationMs: minutes * 60_000, seed: 1000 + i, maxPods: podsMax }),
   );
-  const results: { suffix: string; r: ChurnRunResult }[] = [];
-  for (const m of MODES) {
+  const adds = sum(workloads.map((w) => w.events.filter((e) => e.op === 'add').length));
+  console.log(
+    `# ${seeds} workloads × ${minutes} min of churn on one ${instanceType} (max ${podsMax} pods): ${adds} pods in all ` +
+      `(steady ${defaultChurn.steadyRate}/s per node, mean life ${defaultChurn.steadyLifetimeMs / 1000} s; HPA from ` +
+      `${defaultChurn.hpaBase} replicas, ${defaultChurn.hpaDoublings} doublings every ~${defaultChurn.hpaEveryMs / 60_000} min; ` +
+      `CronJob bursts of ${defaultChurn.cronSize.join('–')} pods at ${defaultChurn.cronProbability * 100}% of minutes); ` +
+      `sim: realistic EC2 latency and throttling; failed ADDs retried after ${KUBELET_BACKOFF_MS} ms × (1 + ${KUBELET_JITTER}·rand)`,
+  );
+  for (const c of CONFIGS) {
     const t = Date.now();
-    const r = await runChurn({
-      name: m.name,
-      env: m.env,
-      instanceType,
-      events: workload.events,
-      durationMs: minutes * 60_000,
-      warmupMs: 120_000,
-      seed,
-    });
+    const runs: ChurnRunResult[] = [];
+    for (const [i, w] of workloads.entries())
+      runs.push(
+        await runChurn({
+          name: c.name,
+          env: c.env,
+          instanceType,
+          events: w.events,
+          durationMs: minutes * 60_000,
+          warmupMs: 120_000,
+          seed: 1000 + i,
+        }),
+      );
+    const waits = runs.flatMap((r) => r.waitsMs);
+    const mean = (f: (r: ChurnRunResult) => number) => sum(runs.map(f)) / runs.length;
+    const reasons: Record<string, number> = {};
+    for (const r of runs)
+      for (const [k, v] of Object.entries(r.failReasons)) reasons[k] = (reasons[k] ?? 0) + v;
     console.log(
-      `# ${m.name}: ran in ${((Date.now() - t) / 1000).toFixed(1)} s real time; calls ${JSON.stringify(r.cloudCalls)}`,
+      `# ${c.name}: ${((Date.now() - t) / 1000).toFixed(1)} s real time; failed ADDs by reason ${JSON.stringify(reasons)}`,
     );
-    results.push({ suffix: m.suffix, r });
-  }
-  for (const { suffix, r } of results) {
-    bench(`churn_idle_address_hours${suffix}`, r.idleAddressHours, 'address-hours', 2);
-    bench(`churn_held_address_hours${suffix}`, r.heldAddressHours, 'address-hours', 2);
-    bench(`churn_wait_p99${suffix}`, quantile(r.waitsMs, 0.99), 'ms', 0);
-    bench(`churn_wait_max${suffix}`, Math.max(0, ...r.waitsMs), 'ms', 0);
-    bench(`churn_pods_waited${suffix}`, r.waitsMs.filter((w) => w > 0).length, 'count', 0);
-    bench(`churn_failed_adds${suffix}`, r.failedAdds, 'count', 0);
-    bench(`churn_cloud_calls${suffix}`, sum(Object.values(r.cloudCalls)), 'count', 0);
+    bench(
+      `churn_idle_address_hours${c.suffix}`,
+      mean((r) => r.idleAddressHours),
+      'address-hours',
+      2,
+    );
+    bench(
+      `churn_held_address_hours${c.suffix}`,
+      mean((r) => r.heldAddressHours),
+      'address-hours',
+      2,
+    );
+    bench(`churn_wait_p99${c.suffix}`, quantile(waits, 0.99), 'ms', 0);
+    bench(`churn_wait_max${c.suffix}`, Math.max(0, ...waits), 'ms', 0);
+    bench(
+      `churn_pods_waited${c.suffix}`,
+      mean((r) => r.waitsMs.filter((w) => w > 0).length),
+      'count',
+      1,
+    );
+    bench(
+      `churn_failed_adds${c.suffix}`,
+      mean((r) => r.failedAdds),
+      'count',
+      1,
+    );
+    bench(
+      `churn_cloud_calls${c.suffix}`,
+      mean((r) => sum(Object.values(r.cloudCalls))),
+      'count',
+      1,
+    );
   }
 }
 

@@ -35,6 +35,8 @@ export interface ChurnRunResult {
   /** Wait of every pod from its creation until its ADD succeeded, ms (0 on a warm pool). */
   waitsMs: number[];
   failedAdds: number;
+  /** Failed ADDs by error class (PoolEmptyError, NodeFullError, PoolWaitTimeoutError). */
+  failReasons: Record<string, number>;
   podsNeverAddressed: number;
   cloudCalls: Record<string, number>;
 }
@@ -70,6 +72,7 @@ export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
       maxHeld: 0,
       waitsMs: [],
       failedAdds: 0,
+      failReasons: {},
       podsNeverAddressed: 0,
       cloudCalls: {},
     };
@@ -88,7 +91,11 @@ export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
           rand,
           giveUpMs: 10 * 60_000,
           cancelled: () => deleted.has(e.pod),
-          onFailure: () => r.failedAdds++,
+          onFailure: (err) => {
+            r.failedAdds++;
+            const why = err.constructor.name;
+            r.failReasons[why] = (r.failReasons[why] ?? 0) + 1;
+          },
         }).then(async (s) => {
           if (s.readyAt === undefined) {
             if (!deleted.has(e.pod)) r.podsNeverAddressed++;
