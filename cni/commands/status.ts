@@ -11,10 +11,8 @@ export async function cmdStatus(ctx: Context): Promise<void> {
   } catch (err) {
     throw new CniError(ErrorCode.NotAvailable, 'tidepool daemon is not available', (err as Error).message);
   }
+  const pool = `free ${status.free}, assigned ${status.assigned}, cooling ${status.cooling}, capacity ${status.capacity}`;
   if (!status.ready)
-    throw new CniError(
-      ErrorCode.NotAvailable,
-      `tidepool daemon is not ready: ${status.message}`,
-      `free ${status.free}, assigned ${status.assigned}, cooling ${status.cooling}, capacity ${status.capacity}`,
-    );
+    throw new CniError(ErrorCode.NotAvailable, `tidepool daemon is not ready: ${status.message}`, pool);
+  ctx.log.info('ready', { pool });
 }
