@@ -112,6 +112,16 @@ export class Reconciler {
       for (const i of intents) store.end(i.id);
     }
     this.node = await budget.run('DescribeNode', 'describe', () => provider.describeNode());
+    const recorded = store.instanceId();
+    if (recorded && recorded !== this.node.instanceId) {
+      // A state directory carried over to another instance: its pool is not this node's.
+      log.warn(
+        { recorded, instanceId: this.node.instanceId },
+        'state belongs to another instance; discarded',
+      );
+      for (const id of [...this.o.pool.interfaces.keys()]) this.o.pool.removeInterface(id);
+    }
+    store.setInstanceId(this.node.instanceId);
     this.capacity = poolCapacity(this.node.limits, this.o.settings.pool);
     await this.resync();
   }

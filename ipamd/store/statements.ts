@@ -52,6 +52,10 @@ export function prepareStatements(db: Database.Database) {
     updateIntent: db.prepare('UPDATE intents SET details = ? WHERE id = ?'),
     deleteIntent: db.prepare('DELETE FROM intents WHERE id = ?'),
     allIntents: db.prepare('SELECT * FROM intents ORDER BY id'),
+    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    putMeta: db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    ),
   };
 }
 

@@ -258,6 +258,15 @@ export class StateStore implements IntentJournal {
     })();
   }
 
+  /** The instance whose pool this database holds (set once the node is described). */
+  instanceId(): string | undefined {
+    return (this.st.getMeta.get('instance_id') as { value: string } | undefined)?.value;
+  }
+
+  setInstanceId(id: string): void {
+    this.st.putMeta.run('instance_id', id);
+  }
+
   // IntentJournal: providers record cloud calls in flight so a crash can be repaired on restart.
   begin(kind: string, details: Record<string, unknown>): number {
     return Number(this.st.insertIntent.run(kind, JSON.stringify(details), this.now()).lastInsertRowid);

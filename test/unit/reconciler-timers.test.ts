@@ -165,6 +165,27 @@ describe('restart', () => {
   });
 });
 
+describe('state of another instance', () => {
+  test("a database recorded for another instance is not this node's pool: it is discarded on start", async () => {
+    node = makeNode();
+    const { clock, store } = node;
+    store.setInstanceId('i-someoneelse');
+    store.putInterface({
+      id: 'eni-foreign',
+      deviceNumber: 1,
+      mac: '02:00:00:00:00:09',
+      subnetId: 'subnet-x',
+      subnetCidr: '10.9.0.0/24',
+      primaryAddress: '10.9.0.5',
+      primary: false,
+      attachedAt: clock.now(),
+    });
+    await settle(clock, node.core.start());
+    expect(node.core.snapshot().interfaces.map((i) => i.id)).not.toContain('eni-foreign');
+    expect(store.instanceId()).toBe(node.provider.instanceId);
+  });
+});
+
 describe('crash mid-release', () => {
   test('an address whose release was cut short is never served from the store after a restart', async () => {
     node = makeNode({ env: { MAX_ENI: '1' } });
