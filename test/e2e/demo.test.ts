@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 // jest runs from the repository root (rootDir).
 const ROOT = process.cwd();
-const CTL = process.env.TIDEPOOL_CTL ?? join(ROOT, 'dist', 'bin', 'tidepoolctl');
+const CTL = join(ROOT, 'dist', 'bin', 'tidepoolctl');
 
 interface Run {
   code: number | null;
