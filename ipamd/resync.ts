@@ -35,6 +35,11 @@ export async function resyncPool(r: ResyncInput): Promise<ResyncResult> {
   };
   const attached = r.cloud.filter((c) => c.status === 'attached');
   const seen = new Set(attached.map((c) => c.id));
+  if (!seen.has(r.node.primaryInterfaceId)) {
+    // A listing without the node's own primary interface is wrong (stale or partial): act on none of it.
+    log.warn({ listed: [...seen] }, 'interface listing lacks the primary interface; ignored');
+    return out;
+  }
   for (const ci of attached) {
     const iface = pool.interfaces.get(ci.id);
     if (!iface) {

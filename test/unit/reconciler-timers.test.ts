@@ -186,6 +186,39 @@ describe('state of another instance', () => {
   });
 });
 
+describe('resync', () => {
+  test('an empty or partial listing (no primary interface) drops nothing', async () => {
+    node = makeNode();
+    const { clock, provider, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    await core.allocate(key('a'), pod('a'));
+    const list = provider.listInterfaces.bind(provider);
+    provider.listInterfaces = async () => [];
+    await clock.advance(120_000); // two resyncs, long past the grace
+    expect(core.check(key('a'))).not.toBeNull();
+    // Grown as WARM_ENI_TARGET=1 asks (one ENI more), nothing dropped.
+    expect(core.status()).toMatchObject({ total: 18, interfaces: 2, assigned: 1 });
+    provider.listInterfaces = list;
+  });
+
+  test('addresses the cloud no longer has are dropped after the grace; new ones are adopted', async () => {
+    node = makeNode();
+    const { clock, provider, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    const eni = core.snapshot().interfaces[0];
+    const [gone] = eni.addresses.map((a) => a.address);
+    await settle(clock, provider.releaseAddresses(eni.id, [gone])); // behind the daemon's back
+    const added = await settle(clock, provider.assignAddresses(eni.id, 1));
+    await clock.advance(125_000); // a resync after the 60 s grace
+
+    const now = core.snapshot().interfaces[0].addresses.map((a) => a.address);
+    expect(now).not.toContain(gone);
+    expect(now).toContain(added[0]);
+  });
+});
+
 describe('crash mid-release', () => {
   test('an address whose release was cut short is never served from the store after a restart', async () => {
     node = makeNode({ env: { MAX_ENI: '1' } });
