@@ -29,16 +29,40 @@ export async function runFabricController(stateDir: string, cloudFor: CloudFacto
   const ac = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => ac.abort());
   log(`following ${source.name}`);
+  // Events only update the model; one convergence pass covers every event that arrived while the
+  // previous pass ran (a burst of pod ADDs costs a few passes, not one per event). A failed pass is
+  // retried, and convergence reads the kernel back, so nothing is lost.
+  let dirty = false;
+  let running: Promise<void> | undefined;
+  const kick = (): Promise<void> => {
+    dirty = true;
+    running ??= (async () => {
+      while (dirty && !ac.signal.aborted) {
+        dirty = false;
+        try {
+          await fabric.converge();
+        } catch (e) {
+          log(`convergence failed: ${(e as Error).message}; retrying`);
+          dirty = true;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      running = undefined;
+    })();
+    return running;
+  };
   while (!ac.signal.aborted) {
     try {
       await source.run(
         async (snapshot) => {
           log(`snapshot: ${snapshot.length} interface(s)`);
-          await fabric.resync(snapshot);
+          fabric.setModel(snapshot);
+          await kick();
         },
         async (e) => {
           log(`${e.type} ${JSON.stringify(e)}`);
-          await fabric.apply(e);
+          fabric.update(e);
+          void kick();
         },
         ac.signal,
       );
@@ -49,6 +73,7 @@ export async function runFabricController(stateDir: string, cloudFor: CloudFacto
     }
     await new Promise((r) => setTimeout(r, 300));
   }
+  await running;
   log('stopped');
   return 0;
 }

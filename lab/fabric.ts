@@ -42,14 +42,24 @@ export class Fabric {
 
   /** Replaces the model with a snapshot of the cloud and converges. */
   async resync(interfaces: InterfaceSnapshot[]): Promise<void> {
-    this.model = new Map(interfaces.map((i) => [i.interfaceId, { ...i }]));
+    this.setModel(interfaces);
     await this.converge();
   }
 
+  /** Applies one event to the model and converges. */
   async apply(e: FabricEvent): Promise<void> {
+    this.update(e);
+    await this.converge();
+  }
+
+  setModel(interfaces: InterfaceSnapshot[]): void {
+    this.model = new Map(interfaces.map((i) => [i.interfaceId, { ...i }]));
+  }
+
+  /** Applies one event to the model only (the controller converges once for a burst of events). */
+  update(e: FabricEvent): void {
     if (e.type === 'instance-terminated') {
       for (const [id, i] of this.model) if (i.instanceId === e.instanceId) this.model.delete(id);
-      await this.converge();
       return;
     }
     const cur = this.model.get(e.interfaceId);
@@ -77,7 +87,6 @@ export class Fabric {
         cur.prefixes = cur.prefixes.filter((p) => !e.prefixes.includes(p));
         break;
     }
-    await this.converge();
   }
 
   private desired(): (InterfaceSnapshot & { node: FabricNode; vpcLink: string })[] {

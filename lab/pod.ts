@@ -8,7 +8,7 @@ import { cidrContains } from '../config/net.js';
 import type { FabricStatus } from './fabric.js';
 import { record, writeManifest, type Manifest, type NodeRecord, type PodRecord } from './manifest.js';
 import { labNames, validatePodName } from './names.js';
-import { createNetns, deleteNetns } from './netns.js';
+import { createNetns, deleteNetns, netnsPids, stopProcesses } from './netns.js';
 import { runPlugin } from './plugin.js';
 
 export function findNode(m: Manifest, name: string): NodeRecord {
@@ -95,6 +95,8 @@ export async function podDel(m: Manifest, nodeName: string, name: string): Promi
     podName: name,
     prevResult: pod.result,
   });
+  // As a runtime stops a pod's containers: nothing may outlive the pod inside its namespace.
+  await stopProcesses(await netnsPids(pod.netns));
   await deleteNetns(pod.netns);
   m.pods = m.pods.filter((p) => p !== pod);
   m.resources = m.resources.filter((r) => !(r.kind === 'netns' && r.name === pod.netns));

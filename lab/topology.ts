@@ -15,6 +15,19 @@ export const INTERNET_HOSTS = '203.0.113.0/24';
 /** An internet host the lab serves on (whoami over TCP and UDP, see up.ts). */
 export const INTERNET_SERVER = '203.0.113.10';
 export const WHOAMI_PORT = 8080;
+/**
+ * socat's right-hand side of a whoami server: answers with the peer's address. It reads the request to
+ * the end (`cat`), or socat could write the request into an exited `echo` and die of EPIPE before the
+ * reply left.
+ */
+export const WHOAMI_SYSTEM = 'SYSTEM:echo $SOCAT_PEERADDR; cat >/dev/null';
+
+/** socat arguments of a whoami server on `bind`:`port` (TCP, or UDP whose per-peer children end after 1 s). */
+export function whoamiArgs(proto: 'tcp' | 'udp', bind: string, port = WHOAMI_PORT): string[] {
+  return proto === 'tcp'
+    ? ['-T5', `TCP-LISTEN:${port},bind=${bind},reuseaddr,fork`, WHOAMI_SYSTEM]
+    : ['-T1', `UDP-RECVFROM:${port},bind=${bind},fork`, WHOAMI_SYSTEM];
+}
 /** The fabric's nftables table in the vpc namespace. */
 export const FABRIC_TABLE = 'fabric';
 

@@ -18,7 +18,7 @@ import {
   configureNodePrimary,
   INTERNET_SERVER,
   setupVpcNamespace,
-  WHOAMI_PORT,
+  whoamiArgs,
 } from './topology.js';
 import { checkDaemonReady } from './plugin.js';
 import { labNames } from './names.js';
@@ -87,21 +87,14 @@ export async function labUp(ctx: UpContext): Promise<void> {
   await setupVpcNamespace(names.vpc, names.internet, m.vpcCidrs);
 
   // Internet hosts that answer with the address they see (TCP and UDP): proof of SNAT.
-  const whoami = `SYSTEM:echo $SOCAT_PEERADDR`;
-  await startProcess(
-    ctx,
-    'whoami-tcp',
-    names.internet,
-    [socat, `TCP-LISTEN:${WHOAMI_PORT},bind=${INTERNET_SERVER},reuseaddr,fork`, whoami],
-    {},
-  );
-  await startProcess(
-    ctx,
-    'whoami-udp',
-    names.internet,
-    [socat, `UDP-RECVFROM:${WHOAMI_PORT},bind=${INTERNET_SERVER},fork`, whoami],
-    {},
-  );
+  for (const proto of ['tcp', 'udp'] as const)
+    await startProcess(
+      ctx,
+      `whoami-${proto}`,
+      names.internet,
+      [socat, ...whoamiArgs(proto, INTERNET_SERVER)],
+      {},
+    );
 
   for (let i = 1; i <= m.options.nodes; i++) {
     const name = `node-${i}`;

@@ -3,6 +3,7 @@
 // eth1), pods wired by the real plugin, the daemon's host setup, and a fabric that drops what a VPC
 // drops. Runs as root; everything lives in namespaces with this file's own prefix; `lab down` after.
 import { readFileSync } from 'node:fs';
+import { whoamiArgs } from '../../lab/topology.js';
 import { inNs, ipJson, Lab, run, testPrefix } from '../helpers/lab.js';
 
 const lab = new Lab(testPrefix());
@@ -40,13 +41,14 @@ async function addPod(node: string, name: string): Promise<Pod> {
   return pods[name];
 }
 
-/** A TCP whoami (socat answers with the peer's address) inside a pod. */
+/** A TCP and a UDP whoami (socat answers with the peer's address) inside a pod. */
 async function serveWhoami(ns: string): Promise<void> {
-  await run([
-    'sh',
-    '-c',
-    `ip netns exec ${ns} socat TCP-LISTEN:${WHOAMI},reuseaddr,fork 'SYSTEM:echo $SOCAT_PEERADDR' >/dev/null 2>&1 &`,
-  ]);
+  for (const proto of ['tcp', 'udp'] as const) {
+    const args = whoamiArgs(proto, '0.0.0.0')
+      .map((a) => `'${a}'`)
+      .join(' ');
+    await run(['sh', '-c', `ip netns exec ${ns} socat ${args} >/dev/null 2>&1 &`]);
+  }
   for (let i = 0; i < 50; i++) {
     if ((await inNs(ns, ['ss', '-ltn'])).stdout.includes(`:${WHOAMI}`)) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -93,8 +95,7 @@ beforeAll(async () => {
   await addPod('node-1', 'a1');
   await addPod('node-1', 'a2');
   await addPod('node-2', 'b1');
-  await serveWhoami(pods.b1.netns);
-  await serveWhoami(pods.a1.netns);
+  for (const p of Object.values(pods)) await serveWhoami(p.netns);
 }, 300_000);
 
 afterAll(async () => {

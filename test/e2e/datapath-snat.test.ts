@@ -1,6 +1,7 @@
 // SNAT settings end to end through the lab: exclusion CIDRs keep the pod's own address (and the NAT-less
 // internet cannot answer it), and external SNAT turns Tidepool's SNAT and connmark off. Each lab has one
 // node and its own prefix; the internet namespace counts who it sees with an nftables counter.
+import { whoamiArgs } from '../../lab/topology.js';
 import { inNs, Lab, run, testPrefix } from '../helpers/lab.js';
 
 const SNATED = '203.0.113.10'; // the lab's whoami, outside the exclusion
@@ -51,11 +52,10 @@ describe('SNAT exclusions', () => {
   beforeAll(async () => {
     ctx = await labWithPod(['AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS=203.0.113.128/25']);
     // A second whoami on an excluded internet host.
-    await run([
-      'sh',
-      '-c',
-      `ip netns exec ${ctx.lab.prefix}internet socat UDP-RECVFROM:${PORT},bind=${EXCLUDED},fork 'SYSTEM:echo $SOCAT_PEERADDR' >/dev/null 2>&1 &`,
-    ]);
+    const args = whoamiArgs('udp', EXCLUDED, PORT)
+      .map((a) => `'${a}'`)
+      .join(' ');
+    await run(['sh', '-c', `ip netns exec ${ctx.lab.prefix}internet socat ${args} >/dev/null 2>&1 &`]);
   }, 240_000);
   afterAll(async () => {
     await ctx?.lab.down();
