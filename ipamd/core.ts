@@ -103,8 +103,9 @@ export class IpamCore implements Ipam {
   }
 
   /**
-   * Loads the store (allocations are served from it at once), then repairs, describes the node and lists
-   * its interfaces. Resolves when ready (first listing done); rejects if that fails.
+   * Loads the store (Allocate is served from it at once), then, in the background, repairs open intents,
+   * describes the node and lists its interfaces, retrying with backoff until that succeeds. Resolves when
+   * ready (first listing done); rejects only if stop() comes first.
    */
   start(): Promise<void> {
     if (!this.started) {
@@ -275,6 +276,6 @@ export class IpamCore implements Ipam {
   }
 
   snapshot(): IpamSnapshot {
-    return buildSnapshot(this, this.demand(), this.parked.size);
+    return buildSnapshot(this, this.demand());
   }
 }

@@ -36,7 +36,7 @@ export interface IpamSnapshot {
   cloud: { recentCalls: CloudCallRecord[]; totals: Record<string, number>; waitingOn: string };
 }
 
-export function buildSnapshot(core: IpamCore, demand: PoolDemand, _parked: number): IpamSnapshot {
+export function buildSnapshot(core: IpamCore, demand: PoolDemand): IpamSnapshot {
   const r = core.reconciler;
   const iso = (t: number) => new Date(t).toISOString();
   const p = core.settings.pool;
