@@ -15,7 +15,14 @@ const common = {
 };
 
 const targets = [
-  { entry: 'ipamd/main.ts', out: 'dist/bin/tidepool-ipamd', external: true },
+  // The daemon caps V8's young generation at 4 MiB semi-spaces: under a burst of calls the default (16 MiB)
+  // grows its resident memory by about 40 MiB for no gain in latency (test/bench/daemon.bench.ts).
+  {
+    entry: 'ipamd/main.ts',
+    out: 'dist/bin/tidepool-ipamd',
+    external: true,
+    banner: { js: '#!/usr/bin/env -S node --max-semi-space-size=4' },
+  },
   { entry: 'ctl/main.ts', out: 'dist/bin/tidepoolctl', external: true },
   { entry: 'providers/sim/server-main.ts', out: 'dist/bin/tidepool-sim', external: true },
   { entry: 'cni/main.ts', out: 'dist/bin/tidepool', external: false },
@@ -31,6 +38,7 @@ for (const t of targets) {
     ...common,
     entryPoints: [t.entry],
     outfile: t.out,
+    ...(t.banner ? { banner: t.banner } : {}),
     ...(t.external ? { packages: 'external' } : { minify: true, legalComments: 'none' }),
   });
   await chmod(t.out, 0o755);

@@ -63,7 +63,10 @@ export class Proc {
     nodeArgs: string[] = [],
   ): Proc {
     const fd = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [...nodeArgs, bin, ...args], {
+    // Executed as an operator runs it (its shebang line carries the daemon's node options), unless the test
+    // passes options of its own to node (e.g. --cpu-prof).
+    const [cmd, argv] = nodeArgs.length ? [process.execPath, [...nodeArgs, bin, ...args]] : [bin, args];
+    const child = spawn(cmd, argv, {
       env,
       stdio: ['ignore', fd, fd],
       detached: true,
