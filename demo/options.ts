@@ -1,4 +1,5 @@
 // The demo's command line: `tidepoolctl demo [options]` (npm run demo -- [options]).
+import { instanceLimits, isKnownInstanceType, maxPods } from '../providers/capacity.js';
 
 export interface DemoOptions {
   nodes: number;
@@ -102,5 +103,14 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
         throw new DemoUsageError(`unknown option "${arg}"`);
     }
   }
+  if (!isKnownInstanceType(o.instanceType))
+    throw new DemoUsageError(`--instance-type ${o.instanceType} is not an EC2 instance type Tidepool knows`);
+  // Each node runs at most its max pods minus the two host-network DaemonSets (reference 3.10).
+  const perNode = maxPods(instanceLimits(o.instanceType), { prefixDelegation: false }) - 2;
+  if (Math.ceil(o.pods / o.nodes) > perNode)
+    throw new DemoUsageError(
+      `--pods ${o.pods} on ${o.nodes} ${o.instanceType} node(s) is more than they hold ` +
+        `(${perNode} pods each): use at most ${perNode * o.nodes} pods, more nodes or a larger type`,
+    );
   return o;
 }

@@ -143,6 +143,12 @@ describe('npm run demo (tidepoolctl demo)', () => {
     expect(r.stderr).toMatch(/needs ip, nft, ping, nsenter, not found on PATH: run scripts\/setup.sh/);
   });
 
+  test('the localstack provider says it is not available in this lab, with exit code 69', async () => {
+    const r = await demo(['--provider', 'localstack', '--pods', '2']);
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain('the localstack provider is not available in the lab of this build');
+  });
+
   test('bad options are refused with exit code 2 and the option named', async () => {
     const r = await demo(['--pods', 'many']);
     expect(r.code).toBe(2);
@@ -150,5 +156,11 @@ describe('npm run demo (tidepoolctl demo)', () => {
     const p = await demo(['--provider', 'gcp']);
     expect(p.code).toBe(2);
     expect(p.stderr).toContain('--provider must be sim or localstack');
+    const t = await demo(['--instance-type', 'm5.huge']);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toContain('--instance-type m5.huge is not an EC2 instance type Tidepool knows');
+    const f = await demo(['--pods', '60', '--nodes', '2', '--instance-type', 'm5.large']);
+    expect(f.code).toBe(2);
+    expect(f.stderr).toContain('--pods 60 on 2 m5.large node(s) is more than they hold (27 pods each)');
   });
 });
