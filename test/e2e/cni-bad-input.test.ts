@@ -163,7 +163,7 @@ describe('the plugin answers bad input with the right code and leaves nothing be
     dir = mkdtempSync(join(tmpdir(), 'tp-cni-bad-'));
     writeFileSync(join(dir, 'file'), 'not a namespace');
     mkdirSync(join(dir, 'sub'));
-    daemon = await startCniDaemon(hostNs, dir);
+    daemon = await startCniDaemon(hostNs);
     const conf = (extra: object = {}) =>
       JSON.stringify({
         cniVersion: '1.0.0',
@@ -188,7 +188,7 @@ describe('the plugin answers bad input with the right code and leaves nothing be
     };
   });
   afterAll(async () => {
-    await daemon?.stop();
+    await daemon?.cleanup();
     await podNs?.cleanup();
     await hostNs?.cleanup();
     rmSync(dir, { recursive: true, force: true });
@@ -198,13 +198,13 @@ describe('the plugin answers bad input with the right code and leaves nothing be
 
   it.each(cases.map((c) => [c.what, c] as const))('%s', async (_what, c) => {
     const before = [hostNs.snapshot(), podNs.snapshot(), await daemon.allocations()];
-    const calls = daemon.allocateCalls();
+    const calls = await daemon.allocateCalls();
     const r = await runPlugin(hostNs, c.inv(env));
     expect(r.json).toMatchObject({ code: c.code });
     expect(typeof r.json.msg).toBe('string');
     expect(r.code).not.toBe(0);
     expect([hostNs.snapshot(), podNs.snapshot(), await daemon.allocations()]).toEqual(before);
-    if (c.allocates) expect(daemon.allocateCalls()).toBeGreaterThan(calls);
+    if (c.allocates) expect(await daemon.allocateCalls()).toBeGreaterThan(calls);
   });
 
   it('still sets up a pod after all of that (the cases failed for their own reason)', async () => {

@@ -60,7 +60,7 @@ describe('cnitool (libcni v1.3.0) drives the plugin', () => {
     pod = Netns.create('cni');
     host.sh('sysctl -qw net.ipv4.ip_forward=1');
     dir = mkdtempSync(join(tmpdir(), 'tp-cni-cnitool-'));
-    daemon = await startCniDaemon(host, dir);
+    daemon = await startCniDaemon(host);
     net = `tp-cni-${host.name.slice(-8)}`;
     net11 = `${net}-11`;
     const tidepool = {
@@ -88,7 +88,7 @@ describe('cnitool (libcni v1.3.0) drives the plugin', () => {
     );
   });
   afterAll(async () => {
-    await daemon?.stop();
+    await daemon?.cleanup();
     for (const ns of [pod, host]) await ns?.cleanup();
     for (const f of [...cached(net), ...cached(net11)]) rmSync(join(CACHE, f), { force: true });
     rmSync(dir, { recursive: true, force: true });

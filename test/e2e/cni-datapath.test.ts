@@ -12,6 +12,7 @@ describe('pod datapath', () => {
   let host: Netns;
   let podA: Netns;
   let podB: Netns;
+  const fillers: Netns[] = [];
   let daemon: CniDaemon;
   let dir: string;
   let conf: (extra?: object) => string;
@@ -26,11 +27,11 @@ describe('pod datapath', () => {
     stdin: conf(),
     ...extra,
   });
-  const add = async (pod: Netns, name: string) => {
-    const i = inv(pod, name);
+  const add = async (pod: Netns, name: string, extra: Partial<Invocation> = {}) => {
+    const i = inv(pod, name, extra);
     const r = await runPlugin(host, i);
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ ips: [expect.anything()] });
     pods[name] = { inv: i, result: r.json };
     return r.json;
   };
@@ -45,7 +46,7 @@ describe('pod datapath', () => {
     podB = Netns.create('cni');
     host.sh('sysctl -qw net.ipv4.ip_forward=1');
     dir = mkdtempSync(join(tmpdir(), 'tp-cni-dp-'));
-    daemon = await startCniDaemon(host, dir);
+    daemon = await startCniDaemon(host, { env: { MINIMUM_IP_TARGET: '12', WARM_IP_TARGET: '4' } });
     conf = (extra = {}) =>
       JSON.stringify({
         cniVersion: '1.0.0',
@@ -57,10 +58,19 @@ describe('pod datapath', () => {
       });
     await add(podA, 'web-a');
     await add(podB, 'web-b');
+    // More pods until the daemon has placed one on a secondary interface: the pool spans two interfaces
+    // (MINIMUM_IP_TARGET 12 > the 9 addresses the primary interface can hold for pods).
+    for (let i = 1; i <= 12; i++) {
+      const tables = [...(await daemon.routeTables()).values()];
+      if (tables.includes(254) && tables.some((t) => t !== 254)) break;
+      const ns = Netns.create('cni');
+      fillers.push(ns);
+      await add(ns, `fill-${i}`);
+    }
   });
   afterAll(async () => {
-    await daemon?.stop();
-    for (const ns of [podA, podB, host]) await ns?.cleanup();
+    await daemon?.cleanup();
+    for (const ns of [podA, podB, ...fillers, host]) await ns?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -86,7 +96,7 @@ describe('pod datapath', () => {
     expect(pods['web-a'].result.interfaces[0].mac).toBe(hostVeth.address);
   });
 
-  it('names the host veth <prefix><11 hex of sha1(namespace.pod)> and routes the /32 to it with rules 512 and 1536', () => {
+  it('names the host veth <prefix><11 hex of sha1(namespace.pod)> and routes the /32 to it, rule 512 first', () => {
     expect(vethOf('web-a')).toBe(
       'eni' + createHash('sha1').update('default.web-a').digest('hex').slice(0, 11),
     );
@@ -94,15 +104,26 @@ describe('pod datapath', () => {
     expect(host.json(`route show ${ip}/32`)).toEqual([
       expect.objectContaining({ dst: ip, dev: vethOf('web-a'), scope: 'link' }),
     ]);
-    const rules = host.json('rule show');
-    expect(rules).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ priority: 512, dst: ip, table: 'main' }),
-        // The daemon placed this address on a secondary interface (route table 2).
-        expect.objectContaining({ priority: 1536, src: ip, table: '2' }),
-      ]),
+    expect(host.json('rule show')).toEqual(
+      expect.arrayContaining([expect.objectContaining({ priority: 512, dst: ip, table: 'main' })]),
     );
     expect(host.sh(`cat /proc/sys/net/ipv4/conf/${vethOf('web-a')}/rp_filter`).trim()).toBe('1');
+  });
+
+  it("sends a pod on a secondary interface to that interface's table (rule 1536), and a pod on the primary to none", async () => {
+    const tables = await daemon.routeTables();
+    const rules = host.json('rule show');
+    const from1536 = (ip: string) =>
+      rules.filter((r: any) => r.priority === 1536 && r.src === ip).map((r: any) => r.table);
+    const seen = new Set<string>();
+    for (const name of Object.keys(pods)) {
+      const ip = ipOf(name);
+      const table = tables.get(ip)!;
+      expect(table).toBeDefined();
+      seen.add(table === 254 ? 'primary' : 'secondary');
+      expect({ name, rules: from1536(ip) }).toEqual({ name, rules: table === 254 ? [] : [String(table)] });
+    }
+    expect([...seen].sort()).toEqual(['primary', 'secondary']);
   });
 
   it('carries traffic between two pods through the host', async () => {
@@ -111,7 +132,7 @@ describe('pod datapath', () => {
   });
 
   it('drops, at the host, a packet whose source the pod does not own (strict rp_filter on its veth)', async () => {
-    const forged = '10.0.1.99';
+    const forged = '198.51.100.99'; // a documentation address no pod owns
     // Echo requests pod B received (its interface counters also see IPv6 neighbour discovery).
     const rxB = () => Number(/IcmpInEchos\s+(\d+)/.exec(podB.sh('nstat -az IcmpInEchos'))?.[1]);
     const rpDrops = () =>
@@ -164,13 +185,6 @@ describe('pod datapath', () => {
         /rule to .* 512/,
       ],
       [
-        'rule 1536',
-        host,
-        `ip rule del from ${ip} priority 1536`,
-        `ip rule add from ${ip} lookup 2 priority 1536`,
-        /rule from .* 1536/,
-      ],
-      [
         'rp_filter',
         host,
         `sysctl -qw net.ipv4.conf.${veth}.rp_filter=2`,
@@ -188,7 +202,8 @@ describe('pod datapath', () => {
       ['pod address', podA, `ip addr del ${ip}/32 dev eth0`, `ip addr add ${ip}/32 dev eth0`, /lacks/],
     ];
     const mac = pods['web-a'].result.interfaces[0].mac;
-    breaks[4][3] = `ip neigh add 169.254.1.1 lladdr ${mac} dev eth0 nud permanent`;
+    breaks.find((b) => b[0] === 'neighbour')![3] =
+      `ip neigh add 169.254.1.1 lladdr ${mac} dev eth0 nud permanent`;
     for (const [what, ns, breakIt, fix, message] of breaks) {
       ns.sh(breakIt);
       const r = await withPrev('web-a', 'CHECK');
@@ -206,6 +221,18 @@ describe('pod datapath', () => {
       });
     }
     expect((await withPrev('web-a', 'CHECK')).json).toBeNull();
+    // The 1536 rule of a pod on a secondary interface.
+    const tables = await daemon.routeTables();
+    const secondary = Object.keys(pods).find((n) => tables.get(ipOf(n)) !== 254)!;
+    const sip = ipOf(secondary);
+    host.sh(`ip rule del from ${sip} priority 1536`);
+    const r = await withPrev(secondary, 'CHECK');
+    host.sh(`ip rule add from ${sip} lookup ${tables.get(sip)} priority 1536`);
+    expect(r.json).toMatchObject({
+      code: 100,
+      msg: expect.stringMatching(/rule from .* priority 1536 is missing/),
+    });
+    expect((await withPrev(secondary, 'CHECK')).json).toBeNull();
   });
 
   it('rolls back the veth and the address when the pod side fails half-way', async () => {
@@ -260,6 +287,43 @@ describe('pod datapath', () => {
     } finally {
       await old.cleanup();
       await renewed.cleanup();
+    }
+  });
+
+  it('GC releases the attachments missing from the valid list and removes their routes and rules', async () => {
+    const gcConf = (extra: object) => conf({ cniVersion: '1.1.0', name: 'tidepool-gc', ...extra });
+    const podG = Netns.create('cni');
+    const podS = Netns.create('cni');
+    try {
+      const keep = inv(podG, 'gc-keep', { containerId: 'cid-gc-keep', stdin: gcConf({}) });
+      const stale = inv(podS, 'gc-stale', { containerId: 'cid-gc-stale', stdin: gcConf({}) });
+      const [k, st] = [await runPlugin(host, keep), await runPlugin(host, stale)];
+      expect([k.code, st.code]).toEqual([0, 0]);
+      const [keepIp, staleIp] = [k.json.ips[0].address.split('/')[0], st.json.ips[0].address.split('/')[0]];
+      const others = await daemon.allocations();
+      // No list: validity unknown, nothing released.
+      expect((await runPlugin(host, { command: 'GC', stdin: gcConf({}) })).code).toBe(0);
+      expect(await daemon.allocations()).toEqual(others);
+      const valid = [{ containerID: 'cid-gc-keep', ifname: 'eth0' }];
+      const gc = await runPlugin(host, {
+        command: 'GC',
+        stdin: gcConf({ 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid }),
+      });
+      expect(gc).toMatchObject({ code: 0, stdout: '' });
+      const after = await daemon.allocations();
+      expect(after).toContain(keepIp);
+      expect(after).not.toContain(staleIp);
+      expect(after.length).toBe(others.length - 1); // only this network's stale attachment, no other pod
+      expect(host.json(`route show ${staleIp}/32`)).toEqual([]);
+      expect(host.json('rule show').filter((r: any) => r.dst === staleIp || r.src === staleIp)).toEqual([]);
+      expect(host.json(`route show ${keepIp}/32`)).toHaveLength(1);
+      // The stale pod's veth went with its address; the valid pod keeps its interface.
+      expect(podS.json('link show').map((l: any) => l.ifname)).toEqual(['lo']);
+      expect(podG.json('link show').map((l: any) => l.ifname)).toEqual(['lo', 'eth0']);
+      expect((await runPlugin(host, { ...keep, command: 'DEL' })).code).toBe(0);
+    } finally {
+      await podG.cleanup();
+      await podS.cleanup();
     }
   });
 
