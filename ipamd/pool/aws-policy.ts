@@ -129,6 +129,8 @@ function decrease(input: PlanInput, s: PoolStats): PoolAction[] {
         .filter(([, u]) => isPrefixFree(u, input.coolingCountsAsAvailable))
         .map(([p]) => p);
     } else {
+      // The incumbent's FindFreeableCidrs only asks "no pod on it", so it hands cooling addresses back to
+      // the cloud; Tidepool keeps them until their cooldown ends (another pod or node could reuse them).
       freeable = iface.addresses
         .filter(
           (a) =>
