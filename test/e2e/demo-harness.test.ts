@@ -1,7 +1,9 @@
-// The demo's progress display and the churn workload generator: pure pieces the demo and the churn
-// benchmark are built on.
+// Pieces the demo and the benchmarks are built on: the progress display, the churn workload generator
+// and the kubelet-style retry that defines "time until addressed" for the incumbent.
 import { ProgressDisplay, describePool, poolBar, type NodePoolView } from '../../demo/progress.js';
+import { VirtualClock } from '../../providers/clock.js';
 import { generateChurn } from '../bench/lib/churn-workload.js';
+import { startLikeKubelet } from '../bench/lib/kubelet-retry.js';
 
 const view = (over: Partial<NodePoolView> = {}): NodePoolView => ({
   node: 'node-1',
@@ -89,5 +91,47 @@ describe('churn workload', () => {
     const cron = w.events.filter((e) => e.op === 'add' && e.cause === 'cron');
     expect(cron.length).toBeGreaterThan(29 * 3 - 1);
     for (const e of cron) expect(e.at % 60_000).toBe(0);
+  });
+});
+
+describe('kubelet-style retry of a failed sandbox', () => {
+  test('retries after 10 s × (1 + 0.5·rand) until the ADD succeeds, counting each failure', async () => {
+    const clock = new VirtualClock(0);
+    const attemptsAt: number[] = [];
+    let failuresLeft = 2;
+    const randoms = [0, 1];
+    const run = startLikeKubelet(
+      async () => {
+        attemptsAt.push(clock.now());
+        if (failuresLeft-- > 0) throw new Error('failed to assign an IP address to container');
+      },
+      { clock, rand: () => randoms.shift() ?? 0, giveUpMs: 60_000 },
+    );
+    for (let i = 0; i < 40; i++) await clock.advance(1000);
+    const r = await run;
+    expect(attemptsAt).toEqual([0, 10_000, 25_000]);
+    expect(r).toMatchObject({ attempts: 3, failures: 2, readyAt: 25_000 });
+  });
+
+  test('stops when the pod is deleted, and gives up after the limit without an address', async () => {
+    const clock = new VirtualClock(0);
+    let deleted = false;
+    const fail = async () => {
+      throw new Error('pool empty');
+    };
+    const cancelled = startLikeKubelet(fail, {
+      clock,
+      rand: () => 0,
+      giveUpMs: 600_000,
+      cancelled: () => deleted,
+    });
+    const givesUp = startLikeKubelet(fail, { clock, rand: () => 0, giveUpMs: 25_000 });
+    await clock.advance(15_000);
+    deleted = true;
+    for (let i = 0; i < 10; i++) await clock.advance(10_000);
+    const c = await cancelled;
+    const g = await givesUp;
+    expect([c.attempts, c.readyAt]).toEqual([2, undefined]);
+    expect([g.attempts, g.failures, g.readyAt]).toEqual([3, 3, undefined]);
   });
 });
