@@ -24,20 +24,20 @@ export function summaryLines(
   const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} ms` : 'n/a');
   const lines = [
     'Summary',
-    `  pods           ${r.pods.length} running on ${nodes.length} node${nodes.length === 1 ? '' : 's'}, ` +
+    `  pods            ${r.pods.length} running on ${nodes.length} node${nodes.length === 1 ? '' : 's'}, ` +
       `${r.addMs.length} ADDs succeeded, ${r.failedAdds.length} failed`,
-    `  reachable      ${r.pingsSent - r.unreachable.length}/${r.pingsSent} pods answered a ping from another node`,
+    `  reachable       ${r.pingsSent - r.unreachable.length}/${r.pingsSent} pods answered a ping from another node`,
   ];
   for (const [node, p] of pools)
     lines.push(
-      `  ${node.padEnd(14)} ${p.assigned} addresses assigned, ${p.free} free, ${p.cooling} cooling; ` +
+      `  ${node.padEnd(15)} ${p.assigned} addresses assigned, ${p.free} free, ${p.cooling} cooling; ` +
         `${p.total} held of ${p.capacity} on ${p.interfaces} interface${p.interfaces === 1 ? '' : 's'}`,
     );
-  lines.push(`  cloud calls    ${totalCalls}${byAction ? ` (${byAction})` : ''}`);
+  lines.push(`  cloud calls     ${totalCalls}${byAction ? ` (${byAction})` : ''}`);
   lines.push(
-    `  time to address  p50 ${ms(quantile(r.addMs, 0.5))}, p99 ${ms(quantile(r.addMs, 0.99))}, ` +
+    `  time to address p50 ${ms(quantile(r.addMs, 0.5))}, p99 ${ms(quantile(r.addMs, 0.99))}, ` +
       `max ${ms(Math.max(...r.addMs))} (CNI ADD through the real plugin, end to end)`,
   );
-  lines.push(`  elapsed        ${(elapsedMs / 1000).toFixed(1)} s`);
+  lines.push(`  elapsed         ${(elapsedMs / 1000).toFixed(1)} s`);
   return lines;
 }
