@@ -1,7 +1,16 @@
 // The provider factory: TIDEPOOL_PROVIDER picks the cloud. Each provider's module is loaded only when
 // chosen, so a sim node never loads the AWS SDK at start-up (start time matters: restart_to_serving).
 import type { Settings } from '../config/settings.js';
-import type { Provider } from '../providers/types.js';
+import * as cloudErrors from '../providers/errors.js';
+import type {
+  AttachRequest,
+  CloudInterface,
+  IntentJournal,
+  NodeInfo,
+  OpenIntent,
+  Provider,
+  SubnetInfo,
+} from '../providers/types.js';
 import type { Logger } from './log.js';
 
 export class ProviderUnavailableError extends Error {
@@ -42,14 +51,119 @@ export async function createProvider(settings: Settings, logger: Logger): Promis
       });
     }
     case 'aws': {
-      const { createAwsProvider } = await loadAwsModule();
-      // Cloud call metrics come from the daemon's budget, which wraps every provider call (with its retries);
-      // the provider's own per-EC2-call observer is not wired, so nothing is counted twice.
-      return createAwsProvider(settings, { log });
+      // The AWS SDK takes about a second to load: the daemon serves from its store meanwhile, and the cloud
+      // calls wait for the module. Cloud call metrics come from the daemon's budget, which wraps every
+      // provider call (with its retries); the provider's own per-EC2-call observer is not wired, so nothing
+      // is counted twice.
+      return new DeferredProvider('aws', async () => {
+        const { createAwsProvider } = await loadAwsModule();
+        return withDaemonErrors(createAwsProvider(settings, { log }));
+      });
     }
     case 'azure':
       throw new ProviderUnavailableError(
         'TIDEPOOL_PROVIDER=azure: the Azure provider is not available in this build; use aws or sim',
       );
+  }
+}
+
+type ErrorClass = new (message: string, code: string, action: string) => cloudErrors.CloudError;
+const ERROR_CLASSES: Record<string, ErrorClass> = {};
+for (const [name, value] of Object.entries(cloudErrors))
+  if (typeof value === 'function' && value.prototype instanceof Error)
+    ERROR_CLASSES[name] = value as ErrorClass;
+
+/**
+ * The separately bundled AWS module carries its own copy of providers/errors.ts, so its ThrottledError is
+ * not the daemon's and `instanceof` (what the budget retries, what the reconciler backs off from) would not
+ * match. Every error it throws is turned back into the daemon's class of the same name.
+ */
+export function withDaemonErrors<P extends object>(provider: P): P {
+  const adopt = (err: unknown): unknown => {
+    if (!(err instanceof Error) || err instanceof cloudErrors.CloudError) return err;
+    const cls = ERROR_CLASSES[err.name];
+    if (!cls) return err;
+    const e = err as Error & { code?: string; action?: string };
+    const mine = new cls(e.message, e.code ?? '', e.action ?? '');
+    mine.stack = e.stack;
+    return mine;
+  };
+  return new Proxy(provider, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        try {
+          const out = (v as (...a: unknown[]) => unknown).apply(target, args);
+          return out instanceof Promise ? out.catch((err: unknown) => Promise.reject(adopt(err))) : out;
+        } catch (err) {
+          throw adopt(err);
+        }
+      };
+    },
+  });
+}
+
+/**
+ * A provider whose module is still loading: every call waits for it. Optional methods are answered as
+ * absent ones would be when the loaded provider lacks them.
+ */
+export class DeferredProvider implements Provider {
+  private readonly loaded: Promise<Provider>;
+
+  constructor(
+    readonly name: string,
+    load: () => Promise<Provider>,
+  ) {
+    this.loaded = load();
+    this.loaded.catch(() => undefined); // reported by the first call that needs it
+  }
+
+  private async use<T>(f: (p: Provider) => Promise<T>): Promise<T> {
+    return f(await this.loaded);
+  }
+  describeNode(): Promise<NodeInfo> {
+    return this.use((p) => p.describeNode());
+  }
+  listInterfaces(): Promise<CloudInterface[]> {
+    return this.use((p) => p.listInterfaces());
+  }
+  assignAddresses(interfaceId: string, count: number): Promise<string[]> {
+    return this.use((p) => p.assignAddresses(interfaceId, count));
+  }
+  assignPrefixes(interfaceId: string, count: number): Promise<string[]> {
+    return this.use((p) => p.assignPrefixes(interfaceId, count));
+  }
+  releaseAddresses(interfaceId: string, addresses: string[]): Promise<void> {
+    return this.use((p) => p.releaseAddresses(interfaceId, addresses));
+  }
+  releasePrefixes(interfaceId: string, prefixes: string[]): Promise<void> {
+    return this.use((p) => p.releasePrefixes(interfaceId, prefixes));
+  }
+  attachInterface(req: AttachRequest): Promise<CloudInterface> {
+    return this.use((p) => p.attachInterface(req));
+  }
+  detachAndDeleteInterface(interfaceId: string): Promise<void> {
+    return this.use((p) => p.detachAndDeleteInterface(interfaceId));
+  }
+  listSubnets(): Promise<SubnetInfo[]> {
+    return this.use(async (p) => (p.listSubnets ? p.listSubnets() : []));
+  }
+  repairIntents(intents: OpenIntent[]): Promise<void> {
+    return this.use(async (p) => p.repairIntents?.(intents));
+  }
+  sweepLeakedInterfaces(minAgeMs: number): Promise<string[]> {
+    return this.use(async (p) => (p.sweepLeakedInterfaces ? p.sweepLeakedInterfaces(minAgeMs) : []));
+  }
+  setJournal(journal: IntentJournal): void {
+    // Registered before any later call's wait, so the journal is in place before the first mutating call.
+    void this.loaded.then(
+      (p) => p.setJournal?.(journal),
+      () => undefined,
+    );
+  }
+  async close(): Promise<void> {
+    const p = await this.loaded.catch(() => null);
+    await p?.close?.();
   }
 }
