@@ -63,7 +63,7 @@ export class Netns {
   }
 
   /** Everything a test must find unchanged: links, addresses, routes of all tables, rules, nftables. */
-  snapshot(): string {
+  snapshot(opts: { nft?: boolean } = {}): string {
     const q = (args: string) =>
       execFileSync('ip', ['netns', 'exec', this.name, 'sh', '-c', args], { encoding: 'utf8' })
         .split('\n')
@@ -76,7 +76,7 @@ export class Netns {
         'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast\\|^fe80\\|^ff00\\|^::1\\|^anycast" || true',
       ),
       q('ip rule show'),
-      q('nft list ruleset 2>/dev/null || true'),
+      opts.nft === false ? '' : q('nft list ruleset 2>/dev/null || true'),
     ].join('\n---\n');
   }
 
