@@ -1,9 +1,10 @@
 // `tidepoolctl lab …`: the one-machine lab. See usage below; every command takes --prefix (the
 // namespace name prefix, unique per lab; default tp-, or $TIDEPOOL_LAB_PREFIX) and --state-dir (default
 // /run/tidepool-lab/<prefix>).
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
+import { loadSettings } from '../config/settings.js';
 import type { CloudFactory } from './cloud.js';
 import { labDown } from './down.js';
 import { runFabricController } from './fabric-controller.js';
@@ -113,6 +114,9 @@ export async function runLab(argv: string[]): Promise<number> {
         return await up(p, prefix, stateDir, argv);
       case 'down': {
         if (!existsSync(manifestPath(stateDir))) {
+          // `up` may have died between creating the directory and writing the manifest into it.
+          if (existsSync(stateDir) && readdirSync(stateDir).every((f) => f === 'lock' || f.endsWith('.tmp')))
+            rmSync(stateDir, { recursive: true, force: true });
           log(`no lab in ${stateDir}: nothing to remove`);
           return 0;
         }
@@ -166,11 +170,14 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
   const provider = flag(p, '--provider') ?? 'sim';
   if (!clouds[provider])
     throw new UsageError(`unknown provider ${provider} (known: ${Object.keys(clouds).join(', ')})`);
+  const policy = flag(p, '--policy') ?? 'aws-compatible';
+  // Refuse bad daemon settings now, not after building half a lab and waiting for daemons that exit.
+  loadSettings({ TIDEPOOL_POOL_POLICY: policy, ...env });
   const self = selfCommand(argv);
   const m = createManifest(stateDir, prefix, {
     nodes: intFlag(p, '--nodes', 2, 1, 16),
     instanceType: flag(p, '--instance-type') ?? 't3.medium',
-    policy: flag(p, '--policy') ?? 'aws-compatible',
+    policy,
     provider,
     env,
     cloudArgs: p.flags.get('--cloud-arg') ?? [],

@@ -235,6 +235,9 @@ describe('datapath through the lab', () => {
     );
     expect(rules).toContainEqual({ priority: 32765, src: eth1.primaryAddress, table });
 
+    // The daemon's own sysctls, written from inside the node namespace.
+    const sysctl = await inNs(ns, ['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv4.conf.eth0.rp_filter']);
+    expect(sysctl.stdout.trim().split('\n')).toEqual(['1', '2']);
     const gw = (await ipJson(ns, ['route', 'show', 'table', table])).map((r) => r.dst).sort();
     expect(gw).toHaveLength(2);
     expect(gw).toContain('default');

@@ -88,7 +88,12 @@ describe('lab lifecycle', () => {
     const nodes = await lab.run(['up', '--nodes', '0']);
     expect(nodes.code).toBe(2);
     expect(nodes.stderr).toContain('--nodes must be an integer from 1 to 16');
+    const settings = await lab.run(['up', '--policy', 'greedy', '--env', 'WARM_IP_TARGET=-1']);
+    expect(settings.code).toBe(1);
+    expect(settings.stderr).toContain('TIDEPOOL_POOL_POLICY="greedy"');
+    expect(settings.stderr).toContain('WARM_IP_TARGET="-1"');
     expect(existsSync(lab.stateDir)).toBe(false);
+    expect(namespacesWithPrefix(lab.prefix)).toEqual([]);
     const podUsage = await lab.run(['pod', 'add', 'node-1']);
     expect(podUsage.code).toBe(2);
     expect((await lab.run(['down'])).code).toBe(0); // nothing to remove is not an error
