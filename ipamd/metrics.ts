@@ -160,8 +160,13 @@ export class Metrics implements IpamObserver {
   poolEmpty(ms: number): void {
     this.poolEmptySeconds.inc(ms / 1000);
   }
+  private readonly grpcChildren = new Map<string, PromClient.Histogram.Internal<string>>();
   grpcCall(method: string, code: number, ms: number): void {
-    this.grpcSeconds.observe({ method, code: String(code) }, ms / 1000);
+    // One labelled child per (method, code), kept: the hot path skips prom-client's label hashing.
+    const k = `${method} ${code}`;
+    let child = this.grpcChildren.get(k);
+    if (!child) this.grpcChildren.set(k, (child = this.grpcSeconds.labels(method, String(code))));
+    child.observe(ms / 1000);
   }
 
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
