@@ -12,6 +12,7 @@ import {
   validateGc,
   validateRelease,
 } from './requests.js';
+import { checkHealth, servingStatus, type HealthSource } from './health.js';
 import { healthService, ipamService, ServingStatus } from './service.js';
 import { prepareSocketPath, restrictSocket, removeSocket } from './socket.js';
 import {
@@ -193,15 +194,18 @@ export class IpamServer {
     };
   }
 
+  private readonly healthSource: HealthSource = {
+    shuttingDown: () => this.shuttingDown,
+    ready: () => this.ipam.status().ready,
+  };
+
   /** SERVING while the daemon accepts calls and the core can hand out an address (now or after a cloud call). */
   serving(): boolean {
-    return !this.shuttingDown && this.ipam.status().ready;
+    return servingStatus(this.healthSource) === ServingStatus.SERVING;
   }
 
   private health(req: { service: string }): { status: number } {
-    if (req.service !== '' && req.service !== 'tidepool.v1.Ipam')
-      throw Object.assign(new Error(`unknown service ${req.service}`), { grpcCode: grpc.status.NOT_FOUND });
-    return { status: this.serving() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING };
+    return checkHealth(req, this.healthSource);
   }
 
   /** Binds the Unix socket: parent directory created 0700 if missing, a stale socket removed, mode 0600. */
