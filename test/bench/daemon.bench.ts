@@ -9,6 +9,7 @@
 // Targets (issue 2): p99 ≤ 5 ms, RSS ≤ 100 MiB, restart ≤ 1000 ms. Figures, never assertions.
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { TestNode } from '../helpers/daemon.js';
 import { IpamClient } from '../helpers/ipam-client.js';
 
@@ -168,5 +169,16 @@ async function restart(): Promise<void> {
   }
 }
 
+// The figures depend on what else runs on the machine's cores: say so next to them.
+process.stdout.write(
+  `# daemon bench: load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} on ${cpus().length} cores\n`,
+);
 await latencyAndRss();
 await restart();
+process.stdout.write(
+  `# load average at the end ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}\n`,
+);
