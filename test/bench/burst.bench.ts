@@ -13,9 +13,10 @@
 // routes its address. The cloud is the sim with the AWS figures (printed in the first line). For the
 // incumbent, a failed ADD is retried as the kubelet retries a failed sandbox (lib/kubelet-retry.ts:
 // 10 s backoff, jitter factor 0.5), so "time until every pod has its address" is defined for both.
-// A third run, `floor`, bursts onto a WARM pool (WARM_IP_TARGET=60): what 60 concurrent plugin ADDs
-// cost on this machine with no wait for the cloud, so the pool's own share can be read off.
+// `floor` runs (first and last) burst onto a WARM pool (WARM_IP_TARGET=60): what 60 concurrent plugin
+// ADDs cost on this machine with no wait for the cloud, so the pool's own share can be read off.
 import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { DaemonClient } from '../../cni/client.js';
 import { realClock } from '../../providers/clock.js';
 import { DEFAULT_BUCKETS, REALISTIC_LATENCY } from '../../providers/sim/actions.js';
@@ -204,13 +205,21 @@ async function main(): Promise<number> {
   const cleanup = new Cleanup();
   cleanup.onSignals();
   try {
+    // The floor runs first and last; the faster of the two is the machine's cost of the same 60 ADDs
+    // with no wait for the cloud (other work on a shared machine only ever slows a run down).
+    const floorA = await runMode('floor', cleanup);
     const tidepool = await runMode('tidepool', cleanup);
     const incumbent = await runMode('incumbent', cleanup);
-    const floor = await runMode('floor', cleanup);
+    const floorB = await runMode('floor', cleanup);
+    const floor = Math.max(...floorA.readyMs) <= Math.max(...floorB.readyMs) ? floorA : floorB;
     bench('burst_target_one_attach_plus_assign', onePlusOne, 'ms', 0);
     report(tidepool, '');
     report(incumbent, '_incumbent');
     report(floor, '_warm_floor');
+    console.log(
+      `# warm floor runs: ${Math.max(...floorA.readyMs)} ms and ${Math.max(...floorB.readyMs)} ms; ` +
+        `load average (1 min) now ${loadavg()[0].toFixed(2)} on ${cpus().length} CPUs`,
+    );
     const floorMax = Math.max(...floor.readyMs);
     bench('burst_all_addressed_over_floor', Math.max(...tidepool.readyMs) - floorMax, 'ms', 0);
     bench('burst_all_addressed_over_floor_incumbent', Math.max(...incumbent.readyMs) - floorMax, 'ms', 0);

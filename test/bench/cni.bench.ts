@@ -1,0 +1,141 @@
+// npm run bench -- cni: the plugin's cost per pod on a warm pool, next to its floors.
+//   cni_add_p50 / cni_add_p99 / cni_del_p50   wall ms of 50 sequential ADDs (then DELs), each in a new pod netns
+//   cni_add_cpu                               mean CPU ms (user + system, the plugin and its ip processes) per ADD
+//   cni_add_concurrent30_p99                  wall ms of the slowest of 30 ADDs started at once
+//   node_start_p50 / node_start_concurrent30_p99   `node -e 0` alone and 30 at once: the floor of any Node plugin
+//   ptp_add_p50                               Debian's ptp + host-local doing the same work (veth, /32-ish address, routes)
+// The real daemon (tidepool-ipamd on the sim provider, WARM/MINIMUM_IP_TARGET 64, no cooldown) and every
+// plugin run inside a host namespace of the bench; nothing touches the root namespace. Targets (printed, not
+// enforced): cni_add_p50 <= node_start_p50 + 50 ms; cni_add_concurrent30_p99 <= 1.5 x node_start_concurrent30_p99.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
+import { Netns } from '../helpers/netns.js';
+
+const PLUGIN = resolve('dist/bin/tidepool');
+const SEQUENTIAL = Number(process.env.CNI_BENCH_N ?? 50);
+const CONCURRENT = 30;
+
+interface Run {
+  ms: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs argv (inside `netns` through nsenter, which execs: no extra process) and times it. */
+function timed(argv: string[], env: NodeJS.ProcessEnv, stdin: string, netns?: string): Promise<Run> {
+  const full = netns ? ['nsenter', `--net=${netns}`, ...argv] : argv;
+  return new Promise((done) => {
+    const started = performance.now();
+    const child = spawn(full[0], full.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => done({ ms: performance.now() - started, code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+/** CPU time of reaped children (cutime + cstime of /proc/self/stat), ms. */
+function childrenCpuMs(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const bench = (name: string, value: number, unit = 'ms') => console.log(`BENCH ${name} ${value.toFixed(1)} ${unit}`);
+
+function must(r: Run, what: string): Run {
+  if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stdout} ${r.stderr}`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const host = Netns.create('cni');
+  const pods: Netns[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'tp-cni-bench-'));
+  let daemon: CniDaemon | null = null;
+  try {
+    host.sh('sysctl -qw net.ipv4.ip_forward=1');
+    daemon = await startCniDaemon(host, {
+      instanceType: 'm5.4xlarge',
+      env: { WARM_IP_TARGET: '64', MINIMUM_IP_TARGET: '64', IP_COOLDOWN_PERIOD: '0' },
+    });
+    for (let i = 0; i < 200 && (await daemon.allocations()).length === 0; i++) {
+      const free = Number(/"free":\s*(\d+)/.exec((await host.exec(['curl', '-s', `${daemon.node.daemon.introspectionUrl}/v1/pool`])).stdout)?.[1]);
+      if (free >= 64) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let i = 0; i < Math.max(SEQUENTIAL, CONCURRENT); i++) pods.push(Netns.create('cni'));
+
+    const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'tidepool', type: 'tidepool', socket: daemon.socket, logFile: join(dir, 'plugin.log') });
+    const env = (cmd: string, i: number, pod: Netns): NodeJS.ProcessEnv => ({
+      PATH: process.env.PATH,
+      CNI_COMMAND: cmd,
+      CNI_CONTAINERID: `bench-${i}`,
+      CNI_NETNS: pod.path,
+      CNI_IFNAME: 'eth0',
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=pod-${i}`,
+      CNI_PATH: '/usr/lib/cni',
+    });
+
+    // Floors: node itself.
+    const nodeSeq: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) nodeSeq.push(must(await timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, ''), 'node').ms);
+    const nodeConc = (await Promise.all(Array.from({ length: CONCURRENT }, () => timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, '')))).map((r) => must(r, 'node').ms);
+
+    // Tidepool: sequential ADDs, then DELs.
+    const adds: number[] = [];
+    const cpu0 = childrenCpuMs();
+    for (let i = 0; i < SEQUENTIAL; i++) adds.push(must(await timed([PLUGIN], env('ADD', i, pods[i]), conf, host.path), `ADD ${i}`).ms);
+    const cpuPerAdd = (childrenCpuMs() - cpu0) / SEQUENTIAL;
+    const dels: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) dels.push(must(await timed([PLUGIN], env('DEL', i, pods[i]), conf, host.path), `DEL ${i}`).ms);
+
+    // 30 at once.
+    const conc = (await Promise.all(pods.slice(0, CONCURRENT).map((p, i) => timed([PLUGIN], env('ADD', 1000 + i, p), conf, host.path)))).map((r, i) => must(r, `concurrent ADD ${i}`).ms);
+    for (let i = 0; i < CONCURRENT; i++) must(await timed([PLUGIN], env('DEL', 1000 + i, pods[i]), conf, host.path), 'DEL');
+
+    // Debian's ptp + host-local, the same sequence of pods.
+    const ptpConf = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'ptp-bench',
+      type: 'ptp',
+      ipMasq: false,
+      mtu: 9001,
+      ipam: { type: 'host-local', ranges: [[{ subnet: '10.250.0.0/16' }]], dataDir: join(dir, 'host-local') },
+    });
+    const ptp: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) ptp.push(must(await timed(['/usr/lib/cni/ptp'], env('ADD', 2000 + i, pods[i]), ptpConf, host.path), `ptp ADD ${i}`).ms);
+    for (let i = 0; i < SEQUENTIAL; i++) must(await timed(['/usr/lib/cni/ptp'], env('DEL', 2000 + i, pods[i]), ptpConf, host.path), 'ptp DEL');
+
+    bench('node_start_p50', pct(nodeSeq, 50));
+    bench('node_start_concurrent30_p99', pct(nodeConc, 99));
+    bench('cni_add_p50', pct(adds, 50));
+    bench('cni_add_p99', pct(adds, 99));
+    bench('cni_del_p50', pct(dels, 50));
+    bench('cni_add_cpu', cpuPerAdd);
+    bench('cni_add_concurrent30_p99', pct(conc, 99));
+    bench('ptp_add_p50', pct(ptp, 50));
+    const p50 = pct(adds, 50);
+    console.log(
+      `# cni_add_p50 - node_start_p50 = ${(p50 - pct(nodeSeq, 50)).toFixed(1)} ms (target <= 50); ` +
+        `concurrent30 ratio = ${(pct(conc, 99) / pct(nodeConc, 99)).toFixed(2)} (target <= 1.5); ` +
+        `cni_add_p50 / ptp_add_p50 = ${(p50 / pct(ptp, 50)).toFixed(2)}`,
+    );
+  } finally {
+    await daemon?.cleanup();
+    for (const p of pods) await p.cleanup();
+    await host.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
