@@ -2,7 +2,6 @@
 // (stdout carries the CNI result). Lines are buffered and written once when the command ends, so a pod's
 // ADD costs one append; a plugin that cannot write its log still answers the runtime.
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { LogLevel } from './netconf.js';
 
 const LEVELS: Record<LogLevel, number> = {
@@ -61,7 +60,7 @@ export class Logger {
       appendFileSync(this.file, text, { mode: 0o600 });
     } catch {
       try {
-        mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+        mkdirSync(this.file.slice(0, this.file.lastIndexOf('/')) || '/', { recursive: true, mode: 0o700 });
         appendFileSync(this.file, text, { mode: 0o600 });
       } catch {
         // Logging must never fail a pod's network set-up.

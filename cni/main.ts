@@ -28,6 +28,8 @@ function readStdin(): Buffer {
   return Buffer.concat(chunks);
 }
 
-const { stdout, exitCode } = await dispatch(process.env, readStdin);
-if (stdout) process.stdout.write(stdout + '\n');
-process.exitCode = exitCode;
+// No top-level await: the bundle must also run as a CommonJS script (cni/build-options.mjs).
+void dispatch(process.env, readStdin).then(({ stdout, exitCode }) => {
+  if (stdout) process.stdout.write(stdout + '\n');
+  process.exitCode = exitCode;
+});

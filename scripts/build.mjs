@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { pluginBuildOptions } from '../cni/build-options.mjs';
 
 const banner = { js: '#!/usr/bin/env node' };
 const common = {
@@ -32,7 +33,7 @@ const targets = [
   },
   { entry: 'ctl/main.ts', out: 'dist/bin/tidepoolctl', external: true },
   { entry: 'providers/sim/server-main.ts', out: 'dist/bin/tidepool-sim', external: true },
-  { entry: 'cni/main.ts', out: 'dist/bin/tidepool', external: false },
+  { entry: 'cni/main.ts', out: 'dist/bin/tidepool', external: false, options: pluginBuildOptions },
   // The AWS provider apart from the daemon: the daemon imports it only with TIDEPOOL_PROVIDER=aws, so a
   // sim node never loads the AWS SDK (about 1 s and 90 MiB at start-up). See ipamd/providers.ts.
   { entry: 'providers/aws/index.ts', out: 'dist/lib/provider-aws.js', external: true },
@@ -51,6 +52,7 @@ for (const t of targets) {
       : t.external
         ? { packages: 'external' }
         : { minify: true, legalComments: 'none' }),
+    ...t.options,
   });
   await chmod(t.out, 0o755);
 }

@@ -3,7 +3,6 @@
 // under /var/run/netns, containerd's paths are not always there). With `force`, every line runs and the
 // failures come back per line; a failure whose message matches the line's `tolerate` pattern is expected
 // (deleting what is already gone), anything else is an error.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode } from '../errors.js';
 
@@ -37,7 +36,9 @@ export class DatapathError extends CniError {
   }
 }
 
-function run(argv: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(argv: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Loaded on first use: commands that fail validation never pay for child_process.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
