@@ -10,7 +10,8 @@ import { ProgressDisplay } from './progress.js';
 import { runScenario } from './scenario.js';
 import { summaryLines } from './summary.js';
 
-const TOOLS = ['ip', 'nft', 'ping', 'nsenter'];
+// What the lab and the demo run: iproute2, nftables, ping, nsenter, and socat (the lab's internet hosts).
+const TOOLS = ['ip', 'nft', 'ping', 'nsenter', 'socat'];
 
 export async function runDemo(argv: string[]): Promise<number> {
   let opts: DemoOptions;

@@ -21,6 +21,7 @@ const PACKAGE_OF: Record<string, string> = {
   ping: 'iputils-ping',
   iperf3: 'iperf3',
   nsenter: 'util-linux',
+  socat: 'socat',
 };
 
 export function which(tool: string): string | null {

@@ -140,7 +140,7 @@ describe('npm run demo (tidepoolctl demo)', () => {
   test('names every missing tool and exits 69 when the tools are not installed', async () => {
     const r = await demo(['--pods', '2'], { env: { ...process.env, PATH: '/nonexistent' } });
     expect(r.code).toBe(69);
-    expect(r.stderr).toMatch(/needs ip, nft, ping, nsenter, not found on PATH: run scripts\/setup.sh/);
+    expect(r.stderr).toMatch(/needs ip, nft, ping, nsenter, socat, not found on PATH: run scripts\/setup.sh/);
   });
 
   test('the localstack provider says it is not available in this lab, with exit code 69', async () => {
