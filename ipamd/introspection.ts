@@ -27,7 +27,7 @@ function part(snapshot: unknown, ...names: string[]): unknown {
 export function introspectionHandler(opts: IntrospectionOptions) {
   const routes: Record<string, () => unknown> = {
     '/': () => ({ endpoints: INTROSPECTION_PATHS }),
-    '/v1/pool': () => ({ ...opts.ipam.status(), ...(poolExtras(opts.ipam.snapshot()) ?? {}) }),
+    '/v1/pool': () => ({ ...(poolExtras(opts.ipam.snapshot()) ?? {}), ...opts.ipam.status() }),
     '/v1/interfaces': () => part(opts.ipam.snapshot(), 'interfaces'),
     '/v1/allocations': () => part(opts.ipam.snapshot(), 'allocations'),
     '/v1/settings': () => opts.settings,
@@ -50,12 +50,22 @@ export function introspectionHandler(opts: IntrospectionOptions) {
   };
 }
 
-/** Pool-level facts of the snapshot that status() does not carry (node, capacity, policy, demand). */
+/**
+ * Pool-level facts of the snapshot that status() does not carry, under names that never shadow a status
+ * field (the snapshot's `capacity` is the instance's limits; status's `capacity` is a number).
+ */
 function poolExtras(snapshot: unknown): Record<string, unknown> | null {
   if (!snapshot || typeof snapshot !== 'object') return null;
   const s = snapshot as Record<string, unknown>;
+  const names: Record<string, string> = {
+    node: 'node',
+    policy: 'policy',
+    capacity: 'limits',
+    demand: 'demand',
+    settings: 'poolSettings',
+  };
   const out: Record<string, unknown> = {};
-  for (const k of ['node', 'policy', 'capacity', 'demand', 'settings']) if (k in s) out[k] = s[k];
+  for (const [from, to] of Object.entries(names)) if (from in s) out[to] = s[from];
   return out;
 }
 

@@ -65,7 +65,12 @@ describe('tidepool-ipamd process', () => {
         expect.objectContaining({ address: a.address, pod: expect.objectContaining({ name: 'pod-aaa1' }) }),
       ]);
       const pool = await n.daemon.introspect('/v1/pool');
-      expect(pool).toMatchObject({ ready: true, assigned: 1 });
+      expect(pool).toMatchObject({
+        ready: true,
+        assigned: 1,
+        capacity: 27,
+        limits: { instanceType: 'm5.large' },
+      });
       expect((await n.daemon.introspect('/v1/settings')).cloud.provider).toBe('sim');
       expect(await n.daemon.introspect('/v1/cloud-calls')).toHaveProperty('recentCalls');
 
