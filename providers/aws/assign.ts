@@ -11,7 +11,7 @@ import { CloudError, LimitExceededError, NotFoundError, SubnetFullError, Transie
 import { newAddresses, vetNewAddresses, vetNewPrefixes } from './addresses.js';
 import { beginIntent, INTENT, type AwsContext } from './context.js';
 import { describeEni, describeEnis, othersInSubnet, prefixesOf, secondaryAddresses } from './describe.js';
-import { retryStep, STEP_RETRY } from './retry.js';
+import { retryStep, STEP_RETRY, THROTTLE_RETRY } from './retry.js';
 
 type Kind = 'addresses' | 'prefixes';
 
@@ -57,12 +57,14 @@ async function assignOnce(ctx: AwsContext, eniId: string, count: number, kind: K
   });
   let unsure: CloudError | null = null;
   try {
-    await ctx.ec2.send(
-      'AssignPrivateIpAddresses',
-      new AssignPrivateIpAddressesCommand(
-        kind === 'addresses'
-          ? { NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: n }
-          : { NetworkInterfaceId: eniId, Ipv4PrefixCount: n },
+    await retryStep(ctx.clock, THROTTLE_RETRY, () =>
+      ctx.ec2.send(
+        'AssignPrivateIpAddresses',
+        new AssignPrivateIpAddressesCommand(
+          kind === 'addresses'
+            ? { NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: n }
+            : { NetworkInterfaceId: eniId, Ipv4PrefixCount: n },
+        ),
       ),
     );
   } catch (err) {

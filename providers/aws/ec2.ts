@@ -33,6 +33,8 @@ export class Ec2 {
   readonly client: EC2Client;
   /** Calls sent, by action (every attempt counts: this is what EC2 bills against the account's buckets). */
   readonly calls = new Map<string, number>();
+  /** Requests on the wire right now (tests driving a virtual clock slow it down while this is > 0). */
+  pending = 0;
   private readonly reportedUnauthorized = new Set<string>();
   private readonly log: ProviderLog;
 
@@ -51,6 +53,7 @@ export class Ec2 {
   async send<T>(action: string, command: object): Promise<T> {
     this.calls.set(action, (this.calls.get(action) ?? 0) + 1);
     const t0 = Date.now();
+    this.pending++;
     try {
       // The SDK's send is overloaded per command; this wrapper is generic over all of them.
       const out = (await (this.client.send as (c: unknown) => Promise<unknown>)(command)) as T;
@@ -65,6 +68,8 @@ export class Ec2 {
         this.log.error({ action, code: err.code, permission: `ec2:${action}` }, err.message);
       }
       throw err;
+    } finally {
+      this.pending--;
     }
   }
 }

@@ -18,7 +18,7 @@ import { beginIntent, crashPoint, INTENT, type AwsContext } from './context.js';
 import { toCloudInterface } from './convert.js';
 import { describeEni, describeEnis } from './describe.js';
 import { quarantineFresh } from './assign.js';
-import { DELETE_RETRY, retryStep, STEP_RETRY } from './retry.js';
+import { DELETE_RETRY, retryStep, STEP_RETRY, THROTTLE_RETRY } from './retry.js';
 import { DESCRIPTION_PREFIX, eniTags, TAG_CLIENT_TOKEN, tagSpecification } from './tags.js';
 
 /** Device indexes in use on the instance, from DescribeInstances (the incumbent's source, reference 4.1). */
@@ -69,7 +69,7 @@ export async function attachInterface(
 
   const subnets =
     ctx.subnetDiscovery && (!req.subnetId || req.subnetId === ctx.node.subnetId)
-      ? (await discover()).map((s) => s.id)
+      ? (await retryStep(ctx.clock, STEP_RETRY, discover)).map((s) => s.id)
       : [req.subnetId || ctx.node.subnetId];
   if (subnets.length === 0) subnets.push(ctx.node.subnetId);
   // A token whose ENI was deleted (a failed attempt) must not be sent again: EC2 would return that ENI.
@@ -164,6 +164,8 @@ async function createEni(ctx: AwsContext, req: AttachRequest): Promise<string> {
   });
   const room = ctx.node.limits.ipv4PerInterface - 1;
   const send = (inline: { SecondaryPrivateIpAddressCount?: number; Ipv4PrefixCount?: number }) =>
+    retryStep(ctx.clock, THROTTLE_RETRY, () => sendCreate(inline));
+  const sendCreate = (inline: { SecondaryPrivateIpAddressCount?: number; Ipv4PrefixCount?: number }) =>
     ctx.ec2.send<CreateNetworkInterfaceCommandOutput>(
       'CreateNetworkInterface',
       new CreateNetworkInterfaceCommand({
@@ -214,9 +216,11 @@ export async function detachAndDelete(ctx: AwsContext, eniId: string): Promise<v
   });
   if (attachmentId && ni.Attachment?.Status !== 'detaching' && ni.Status !== 'available') {
     try {
-      await ctx.ec2.send(
-        'DetachNetworkInterface',
-        new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId }),
+      await retryStep(ctx.clock, THROTTLE_RETRY, () =>
+        ctx.ec2.send(
+          'DetachNetworkInterface',
+          new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId }),
+        ),
       );
     } catch (err) {
       if (!(err instanceof NotFoundError)) {

@@ -71,6 +71,11 @@ export class AwsProvider implements Provider {
     return this.ctx?.ec2.calls ?? new Map();
   }
 
+  /** EC2 requests on the wire right now. */
+  get pendingRequests(): number {
+    return this.ctx?.ec2.pending ?? 0;
+  }
+
   async describeNode(): Promise<NodeInfo> {
     return (await this.context()).node;
   }

@@ -56,9 +56,9 @@ export async function awsNode(
       const end = clock.now() + limitMs;
       while (!(await cond())) {
         if (clock.now() >= end) throw new Error(`condition not reached in ${limitMs} ms of virtual time`);
-        // While a cloud call is in flight (real HTTP), virtual time runs near real speed, so a parked
-        // Allocate's wait or a budget deadline does not expire during one real round trip.
-        await clock.advance(core.reconciler.inFlight.size ? 5 : stepMs);
+        // While an EC2 request is on the wire (real HTTP), virtual time runs near real speed, so a parked
+        // Allocate's wait does not expire during one real round trip; backoff sleeps pass at full step.
+        await clock.advance(provider.pendingRequests ? 5 : stepMs);
         await realSleep(3);
       }
     },
