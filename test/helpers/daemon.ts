@@ -62,10 +62,16 @@ export class Proc {
     logFile: string,
     nodeArgs: string[] = [],
   ): Proc {
-    const fd = openSync(logFile, 'a');
     // Executed as an operator runs it (its shebang line carries the daemon's node options), unless the test
     // passes options of its own to node (e.g. --cpu-prof).
-    const [cmd, argv] = nodeArgs.length ? [process.execPath, [...nodeArgs, bin, ...args]] : [bin, args];
+    const command = nodeArgs.length ? [process.execPath, ...nodeArgs, bin, ...args] : [bin, ...args];
+    return Proc.run(command, env, logFile);
+  }
+
+  /** Runs a command line (e.g. ['ip', 'netns', 'exec', NS, bin]) in its own process group. */
+  static run(command: string[], env: Record<string, string>, logFile: string): Proc {
+    const fd = openSync(logFile, 'a');
+    const [cmd, ...argv] = command;
     const child = spawn(cmd, argv, {
       env,
       stdio: ['ignore', fd, fd],
@@ -195,16 +201,16 @@ export class DaemonProcess {
     this.env = env;
   }
 
+  /** Command words put before the daemon (e.g. ['ip', 'netns', 'exec', NS] to run it in a namespace). */
+  wrap: string[] = [];
+
   /** Spawns the daemon (same state directory, socket and ports each time); does not wait. */
   spawn(): Proc {
     this.starts++;
-    this.proc = Proc.spawn(
-      requireBuilt(BIN.daemon),
-      [],
-      this.env,
-      join(this.dir, 'daemon.log'),
-      this.nodeArgs,
-    );
+    const log = join(this.dir, 'daemon.log');
+    this.proc = this.wrap.length
+      ? Proc.run([...this.wrap, requireBuilt(BIN.daemon)], this.env, log)
+      : Proc.spawn(requireBuilt(BIN.daemon), [], this.env, log, this.nodeArgs);
     return this.proc;
   }
 
