@@ -312,7 +312,8 @@ export class TestNode {
     this.sim.proc?.kill('SIGKILL');
     await this.sim.proc?.exited;
     this.sim.admin.close();
-    if (!process.env.TIDEPOOL_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
+    if (!process.env.TIDEPOOL_KEEP_TEST_DIRS)
+      rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   }
 }
 
