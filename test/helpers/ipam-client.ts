@@ -30,8 +30,10 @@ export class IpamClient {
   private call<Req, Res>(client: grpc.Client, method: string, req: Req, deadlineMs: number): Promise<Res> {
     return new Promise((resolve, reject) => {
       const fn = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[method].bind(client);
-      fn(req, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: Res) =>
-        err ? reject(err) : resolve(res),
+      fn(
+        req,
+        Number.isFinite(deadlineMs) ? { deadline: Date.now() + deadlineMs } : {},
+        (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)),
       );
     });
   }
