@@ -15,6 +15,8 @@
 // 10 s backoff, jitter factor 0.5), so "time until every pod has its address" is defined for both.
 // `floor` runs (first and last) burst onto a WARM pool (WARM_IP_TARGET=60): what 60 concurrent plugin
 // ADDs cost on this machine with no wait for the cloud, so the pool's own share can be read off.
+// `grpc` runs send the same burst straight to the daemon as 60 concurrent Allocate calls (both modes),
+// which keeps this machine's CPU out of the figure.
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { DaemonClient } from '../../cni/client.js';
@@ -38,7 +40,7 @@ function arg(name: string, def: string): string {
 const PODS = Number(arg('pods', '60'));
 const INSTANCE_TYPE = arg('instance-type', 'm5.4xlarge');
 
-type Mode = 'tidepool' | 'incumbent' | 'floor';
+type Mode = 'tidepool' | 'incumbent' | 'floor' | 'grpc' | 'grpc-incumbent';
 
 interface ModeResult {
   mode: Mode;
@@ -73,7 +75,20 @@ const MODE_ENV: Record<Mode, Record<string, string>> = {
   tidepool: {},
   incumbent: { TIDEPOOL_COMPARISON_MODE: 'incumbent' },
   floor: { WARM_IP_TARGET: String(PODS) },
+  grpc: {},
+  'grpc-incumbent': { TIDEPOOL_COMPARISON_MODE: 'incumbent' },
 };
+
+/** The allocation a pod's ADD makes, sent straight to the daemon (the grpc modes: no plugin processes). */
+const allocateRequest = (name: string) => ({
+  network: 'tidepool',
+  containerId: name,
+  ifname: 'eth0',
+  netns: `/var/run/netns/${name}`,
+  podNamespace: 'default',
+  podName: name,
+  podUid: '',
+});
 
 async function runMode(mode: Mode, cleanup: Cleanup): Promise<ModeResult> {
   const env = MODE_ENV[mode];
@@ -116,18 +131,20 @@ async function runMode(mode: Mode, cleanup: Cleanup): Promise<ModeResult> {
     console.log(
       `# [${mode}] pool before the burst: ${before.free} free, ${before.assigned} assigned, ${before.total} held`,
     );
-    const boxes = await createSandboxes(
-      lab,
-      Array.from({ length: PODS }, (_, i) => `burst-${i + 1}`),
-    );
+    const names = Array.from({ length: PODS }, (_, i) => `burst-${i + 1}`);
+    const viaGrpc = mode === 'grpc' || mode === 'grpc-incumbent';
+    const boxes = viaGrpc ? [] : await createSandboxes(lab, names);
+    const adds = viaGrpc
+      ? names.map((n) => () => client.call('Allocate', allocateRequest(n), 60_000).then(() => undefined))
+      : boxes.map((box) => () => addInSandbox(lab, node, box));
     const callsBefore = await lab.cloudCalls();
 
     const rand = rng(7);
     let failedAdds = 0;
     const t0 = Date.now();
     const starts = await Promise.all(
-      boxes.map((box) =>
-        startLikeKubelet(() => addInSandbox(lab, node, box).then(() => undefined), {
+      adds.map((add) =>
+        startLikeKubelet(() => add().then(() => undefined), {
           clock: realClock,
           rand,
           giveUpMs: 300_000,
@@ -181,7 +198,8 @@ function report(r: ModeResult, suffix: string): void {
   bench(`burst_all_addressed${suffix}`, never ? NaN : Math.max(...r.readyMs), 'ms', 0);
   bench(`burst_addressed_p50${suffix}`, quantile(r.readyMs, 0.5), 'ms', 0);
   bench(`burst_addressed_p99${suffix}`, quantile(r.readyMs, 0.99), 'ms', 0);
-  bench(`burst_daemon_wait_max${suffix}`, r.daemonWaitMs.length ? Math.max(...r.daemonWaitMs) : NaN, 'ms', 0);
+  if (r.mode !== 'grpc' && r.mode !== 'grpc-incumbent')
+    bench(`burst_daemon_wait_max${suffix}`, r.daemonWaitMs.length ? Math.max(...r.daemonWaitMs) : 0, 'ms', 0);
   bench(`burst_cloud_calls${suffix}`, sum(Object.values(r.calls)), 'count', 0);
   console.log(`# ${r.mode}: cloud calls during the burst: ${JSON.stringify(r.calls)}`);
 }
@@ -211,11 +229,17 @@ async function main(): Promise<number> {
     const tidepool = await runMode('tidepool', cleanup);
     const incumbent = await runMode('incumbent', cleanup);
     const floorB = await runMode('floor', cleanup);
+    // The daemon alone: the same burst as 60 concurrent Allocate calls over gRPC, no plugin processes,
+    // so this machine's CPU hardly enters the figure.
+    const grpc = await runMode('grpc', cleanup);
+    const grpcIncumbent = await runMode('grpc-incumbent', cleanup);
     const floor = Math.max(...floorA.readyMs) <= Math.max(...floorB.readyMs) ? floorA : floorB;
     bench('burst_target_one_attach_plus_assign', onePlusOne, 'ms', 0);
     report(tidepool, '');
     report(incumbent, '_incumbent');
     report(floor, '_warm_floor');
+    report(grpc, '_grpc');
+    report(grpcIncumbent, '_grpc_incumbent');
     console.log(
       `# warm floor runs: ${Math.max(...floorA.readyMs)} ms and ${Math.max(...floorB.readyMs)} ms; ` +
         `load average (1 min) now ${loadavg()[0].toFixed(2)} on ${cpus().length} CPUs`,
