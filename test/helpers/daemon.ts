@@ -318,9 +318,14 @@ export class TestNode {
 }
 
 const live = new Set<TestNode>();
-// Last resort if a test process dies without running its afterAll: no daemon or sim outlives it.
-process.once('exit', () => {
-  for (const n of live) {
-    for (const p of [n.daemon?.proc, n.sim.proc]) if (p?.alive) p.kill('SIGKILL');
-  }
-});
+function killLive(): void {
+  for (const n of live) for (const p of [n.daemon?.proc, n.sim.proc]) if (p?.alive) p.kill('SIGKILL');
+}
+// Last resort if a test process ends without running its afterAll (an exception, `timeout`, Ctrl-C): no
+// daemon or sim outlives it. A signal is re-raised after the kill, so the process still ends as it would.
+process.once('exit', killLive);
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+  process.once(signal, () => {
+    killLive();
+    process.kill(process.pid, signal);
+  });
