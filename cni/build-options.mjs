@@ -1,9 +1,16 @@
 // esbuild options of the plugin executable (used by scripts/build.mjs). The plugin is exec'd once per pod,
-// so its start-up is its cost: one minified file, no import/require statement in it. Node built-ins are
-// reached through process.getBuiltinModule (Node >= 20.16), so the same file runs as a CommonJS script
-// where the runtime installs it (/opt/cni/bin: no package.json; CommonJS loads ~10 ms faster than ESM)
-// and as an ES module in dist/bin (this package is "type": "module"). A dynamic import() of a built-in
-// stays lazy: http2 and net are loaded only by the commands that call the daemon.
+// so its start-up is its cost:
+// - one minified file with no import/require statement: Node built-ins are reached through
+//   process.getBuiltinModule (Node >= 20.16), so the file runs as a CommonJS script where the runtime
+//   installs it (/opt/cni/bin: no package.json; CommonJS loads ~10 ms faster than ESM) and as an ES module
+//   in dist/bin (this package is "type": "module"). A dynamic import() of a built-in stays lazy.
+// - a V8 code cache: the bundle is embedded as a string and compiled with vm.Script; the first ADD leaves
+//   the compiled code in /run/tidepool/plugin-<hash>.v8cache (tmpfs, gone at reboot) and later runs skip
+//   compiling (~7 ms of CPU per ADD). V8 checks the cache against the source, its version and flags, and
+//   compiles afresh when it does not match; a missing or unwritable cache only costs that time.
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+
 const builtins = {
   name: 'builtins-via-getBuiltinModule',
   setup(build) {
@@ -15,10 +22,45 @@ const builtins = {
   },
 };
 
+function loader(source) {
+  const cache = `/run/tidepool/plugin-${createHash('sha256').update(source).digest('hex').slice(0, 16)}.v8cache`;
+  return `#!/usr/bin/env node
+"use strict";
+(() => {
+  const fs = process.getBuiltinModule("fs"), vm = process.getBuiltinModule("vm");
+  const CACHE = ${JSON.stringify(cache)};
+  let data;
+  try { data = fs.readFileSync(CACHE); } catch {}
+  const script = new vm.Script(${JSON.stringify(source)}, { filename: "tidepool", cachedData: data });
+  // Written after an ADD, the command that compiles the most code, when there was no usable cache.
+  if ((!data || script.cachedDataRejected) && process.env.CNI_COMMAND === "ADD")
+    process.once("exit", () => {
+      try {
+        const tmp = CACHE + "." + process.pid;
+        fs.mkdirSync("/run/tidepool", { recursive: true, mode: 0o700 });
+        fs.writeFileSync(tmp, script.createCachedData());
+        fs.renameSync(tmp, CACHE);
+      } catch {}
+    });
+  script.runInThisContext();
+})();
+`;
+}
+
+const codeCache = {
+  name: 'v8-code-cache-loader',
+  setup(build) {
+    build.onEnd((result) => {
+      for (const f of result.outputFiles ?? []) writeFileSync(f.path, loader(f.text), { mode: 0o755 });
+    });
+  },
+};
+
 export const pluginBuildOptions = {
   format: 'iife',
   minify: true,
   legalComments: 'none',
-  plugins: [builtins],
-  banner: { js: '#!/usr/bin/env node' },
+  plugins: [builtins, codeCache],
+  banner: { js: '' },
+  write: false,
 };

@@ -1,6 +1,6 @@
 // dist/bin/tidepool: the CNI plugin executable. The runtime runs it once per operation with CNI_* in the
 // environment and the network configuration on stdin; the answer goes to stdout (reference section 1).
-import { readSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { CniError, ErrorCode } from './errors.js';
 import { dispatch } from './skel.js';
 
@@ -28,8 +28,22 @@ function readStdin(): Buffer {
   return Buffer.concat(chunks);
 }
 
+function writeAll(text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length;) {
+    try {
+      off += writeSync(1, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err; // a non-blocking pipe that is full
+    }
+  }
+}
+
 // No top-level await: the bundle must also run as a CommonJS script (cni/build-options.mjs).
 void dispatch(process.env, readStdin).then(({ stdout, exitCode }) => {
-  if (stdout) process.stdout.write(stdout + '\n');
-  process.exitCode = exitCode;
+  // fs.writeSync, not process.stdout: creating the stdout stream of a pipe loads net and streams.
+  if (stdout) writeAll(stdout + '\n');
+  // Everything is written (stdout and the log synchronously): exit without tearing down sockets and
+  // child-process handles one by one.
+  process.exit(exitCode);
 });

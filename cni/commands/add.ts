@@ -8,7 +8,7 @@ import { POD_GATEWAY } from '../datapath/neigh.js';
 import { requirePodNetns } from '../datapath/netns.js';
 import { planPod, setUpHostSide, setUpPodSide, tearDownHost, type PodPlan } from '../datapath/pod.js';
 import { deleteLink } from '../datapath/veth.js';
-import { ipBatch } from '../datapath/batch.js';
+import { ipBatch, startBatch } from '../datapath/batch.js';
 import type { Result } from '../result.js';
 import { Rollback } from '../rollback.js';
 
@@ -18,7 +18,25 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
   const { conf, env, log } = ctx;
   requirePodNetns(env.netns);
 
-  const alloc = await allocate(ctx);
+  // Where an ADD spends its time, in the log: start-up (process start to here), daemon, pod side, host side.
+  const ms: Record<string, number> = { startup: Math.round(process.uptime() * 1000) };
+  let t = performance.now();
+  const lap = (what: string) => {
+    ms[what] = Math.round((performance.now() - t) * 10) / 10;
+    t = performance.now();
+  };
+  // Both ip processes start now and wait for their commands, so their start-up overlaps the daemon call.
+  const podBatch = startBatch({ netns: env.netns });
+  const hostBatch = startBatch({ force: true });
+  const unused = () => (podBatch.abort(), hostBatch.abort());
+  let alloc;
+  try {
+    alloc = await allocate(ctx);
+  } catch (err) {
+    unused();
+    throw err;
+  }
+  lap('allocate');
   log.info('address allocated', {
     address: alloc.address,
     table: alloc.routeTable,
@@ -46,14 +64,17 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
       mtu: alloc.mtu || conf.mtu || DEFAULT_MTU,
     });
     rollback.push('delete veth', () => ipBatch(deleteLink(plan.temporaryName), { force: true }));
-    await setUpPodSide(plan);
+    await setUpPodSide(plan, podBatch);
+    lap('podSide');
     rollback.push('delete host veth, route and rules', () =>
       tearDownHost([plan.address], [], [plan.hostVeth, plan.temporaryName]),
     );
-    await setUpHostSide(plan);
-    log.info('pod network set up', { hostVeth: plan.hostVeth, address: plan.address, mtu: plan.mtu });
+    await setUpHostSide(plan, hostBatch);
+    lap('hostSide');
+    log.info('pod network set up', { hostVeth: plan.hostVeth, address: plan.address, mtu: plan.mtu, ms });
     return addResult(plan, conf.prevResult, conf.dns);
   } catch (err) {
+    unused();
     await rollback.run();
     throw err;
   }

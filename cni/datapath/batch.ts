@@ -36,15 +36,21 @@ export class DatapathError extends CniError {
   }
 }
 
-async function run(argv: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+interface Child {
+  /** Sends the commands (closing stdin) and waits for the process to end. */
+  finish(input: string): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+async function spawnChild(argv: string[]): Promise<Child> {
   // Loaded on first use: commands that fail validation never pay for child_process.
   const { spawn } = await import('node:child_process');
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdin.on('error', () => {}); // the child may exit before reading everything (it reports why)
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     child.on('error', (e) => reject(new DatapathError(`cannot run ${argv[0]}: ${e.message}`)));
     child.on('close', (code) =>
       resolve({
@@ -53,9 +59,13 @@ async function run(argv: string[], input: string): Promise<{ code: number; stdou
         stderr: Buffer.concat(err).toString(),
       }),
     );
-    child.stdin.on('error', () => {}); // the child may exit before reading everything (it reports why)
-    child.stdin.end(input);
   });
+  return {
+    finish: (input) => {
+      child.stdin.end(input);
+      return done;
+    },
+  };
 }
 
 /** Failures per batch line number (1-based), from ip's "Command failed -:N" markers. */
@@ -73,34 +83,67 @@ export function parseFailures(stderr: string): Map<number, string> {
   return failures;
 }
 
-/** Runs `lines`; returns ip's stdout. Throws DatapathError naming the first line that really failed. */
-export async function ipBatch(lines: Line[], opts: BatchOptions = {}): Promise<string> {
-  if (lines.length === 0) return '';
+/** An `ip -batch` process started ahead of its commands (its start-up overlaps other work). */
+export interface PendingBatch {
+  run(lines: Line[]): Promise<string>;
+  /** Ends the process without commands, when it is not needed after all. */
+  abort(): void;
+}
+
+export function startBatch(opts: BatchOptions = {}): PendingBatch {
   ipPath ??= find('ip', SYSTEM_DIRS);
   const ip = [ipPath, ...(opts.json ? ['-json'] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
   let argv = ip;
-  if (opts.netns) {
+  // A namespace iproute2 knows by name (containerd's /var/run/netns/cni-…) is entered by ip itself (-n);
+  // any other path through nsenter, one exec more.
+  const named = opts.netns ? /^(?:\/var)?\/run\/netns\/([^/]+)$/.exec(opts.netns) : null;
+  if (named) argv = [ipPath, '-n', named[1], ...ip.slice(1)];
+  else if (opts.netns) {
     nsenterPath ??= find('nsenter', SYSTEM_DIRS);
     argv = [nsenterPath, `--net=${opts.netns}`, ...ip];
   }
-  const res = await run(argv, lines.map((l) => l.cmd).join('\n') + '\n');
-  if (res.code === 0) return res.stdout;
-  const failures = parseFailures(res.stderr);
-  for (const [n, message] of failures) {
-    const line = lines[n - 1];
-    if (line?.tolerate?.test(message)) continue;
-    if (!line && opts.netns && /reassociate to namespace/.test(message))
-      throw new CniError(
-        ErrorCode.InvalidEnvironment,
-        `CNI_NETNS ${opts.netns} is not a network namespace`,
-        message,
-      );
-    const where = opts.netns ? ` in ${opts.netns}` : '';
-    throw new DatapathError(
-      line ? `ip ${line.cmd}${where}: ${message}` : `ip -batch${where}: ${message}`,
-      res.stderr,
-    );
-  }
-  if (failures.size === 0) throw new DatapathError(`ip exited with ${res.code}`, res.stderr);
-  return res.stdout;
+  const child = spawnChild(argv);
+  child.catch(() => {}); // reported by run(); abort() must not leave an unhandled rejection
+  let used = false;
+  return {
+    abort: () => {
+      if (used) return;
+      used = true;
+      void child.then((c) => c.finish('')).catch(() => {});
+    },
+    run: async (lines) => {
+      if (used) throw new DatapathError('ip batch used twice');
+      used = true;
+      const res = await (await child).finish(lines.map((l) => l.cmd).join('\n') + '\n');
+      if (res.code === 0) return res.stdout;
+      const failures = parseFailures(res.stderr);
+      for (const [n, message] of failures) {
+        const line = lines[n - 1];
+        if (line?.tolerate?.test(message)) continue;
+        if (
+          !line &&
+          opts.netns &&
+          /reassociate to namespace|Cannot open network namespace|setting the network namespace/.test(message)
+        )
+          throw new CniError(
+            ErrorCode.InvalidEnvironment,
+            `CNI_NETNS ${opts.netns} is not a network namespace`,
+            message,
+          );
+        const where = opts.netns ? ` in ${opts.netns}` : '';
+        throw new DatapathError(
+          line ? `ip ${line.cmd}${where}: ${message}` : `ip -batch${where}: ${message}`,
+          res.stderr,
+        );
+      }
+      if (failures.size === 0) throw new DatapathError(`ip exited with ${res.code}`, res.stderr);
+      return res.stdout;
+    },
+  };
+}
+
+/** Runs `lines` in a new `ip -batch` process; returns ip's stdout. Throws naming the first line that really failed. */
+export async function ipBatch(lines: Line[], opts: BatchOptions = {}): Promise<string> {
+  if (lines.length === 0) return '';
+  return startBatch(opts).run(lines);
 }

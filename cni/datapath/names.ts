@@ -1,7 +1,8 @@
 // Host-side veth names, as the AWS VPC CNI names them (pkg/networkutils/names.go): the prefix and the first
 // 11 hex characters of SHA-1("<namespace>.<podname>"), at most 15 characters, stable across a pod's
 // re-creation so a stale link of the same name can be found and replaced.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from './random.js';
+import { sha1Hex } from './sha1.js';
 
 export function hostVethName(
   prefix: string,
@@ -14,7 +15,7 @@ export function hostVethName(
   // same pod hashes "<ns>.<pod>.<ifname>", so it does not collide with the first.
   let key = podNamespace && podName ? `${podNamespace}.${podName}` : containerId;
   if (ifname !== 'eth0') key += `.${ifname}`;
-  return prefix + createHash('sha1').update(key).digest('hex').slice(0, 11);
+  return prefix + sha1Hex(key).slice(0, 11);
 }
 
 /** A name for the host end while it is created; it becomes the real name once the pod side succeeded. */

@@ -2,7 +2,7 @@
 // namespace (as the AWS VPC CNI does since PR #3764), so no end is ever moved between namespaces. Both MACs
 // are random, locally administered and set explicitly: the pod's static neighbour entry points at the host
 // end's MAC, which must not be rewritten later by udev's MACAddressPolicy=persistent (AWS issue #2103).
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random.js';
 import { GONE, type Line } from './batch.js';
 
 export function randomMac(): string {

@@ -8,13 +8,13 @@
 // plugin run inside a host namespace of the bench; nothing touches the root namespace. Targets (printed, not
 // enforced): cni_add_p50 <= node_start_p50 + 50 ms; cni_add_concurrent30_p99 <= 1.5 x node_start_concurrent30_p99.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
 import { Netns } from '../helpers/netns.js';
 
-const PLUGIN = resolve('dist/bin/tidepool');
+const BUILT = resolve('dist/bin/tidepool');
 const SEQUENTIAL = Number(process.env.CNI_BENCH_N ?? 50);
 const CONCURRENT = 30;
 
@@ -50,7 +50,8 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
-const bench = (name: string, value: number, unit = 'ms') => console.log(`BENCH ${name} ${value.toFixed(1)} ${unit}`);
+const bench = (name: string, value: number, unit = 'ms') =>
+  console.log(`BENCH ${name} ${value.toFixed(1)} ${unit}`);
 
 function must(r: Run, what: string): Run {
   if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stdout} ${r.stderr}`);
@@ -64,18 +65,38 @@ async function main(): Promise<void> {
   let daemon: CniDaemon | null = null;
   try {
     host.sh('sysctl -qw net.ipv4.ip_forward=1');
+    // The plugin as the daemon installs it: a copy in a bin directory outside this package (no package.json
+    // around it, so Node loads it as a CommonJS script; see cni/build-options.mjs).
+    const PLUGIN = join(dir, 'bin', 'tidepool');
+    mkdirSync(join(dir, 'bin'));
+    copyFileSync(BUILT, PLUGIN);
     daemon = await startCniDaemon(host, {
       instanceType: 'm5.4xlarge',
       env: { WARM_IP_TARGET: '64', MINIMUM_IP_TARGET: '64', IP_COOLDOWN_PERIOD: '0' },
     });
-    for (let i = 0; i < 200 && (await daemon.allocations()).length === 0; i++) {
-      const free = Number(/"free":\s*(\d+)/.exec((await host.exec(['curl', '-s', `${daemon.node.daemon.introspectionUrl}/v1/pool`])).stdout)?.[1]);
-      if (free >= 64) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // The pool is warm when it holds its 64 free addresses and has not changed for a second.
+    const settle = async () => {
+      let last = '';
+      for (let i = 0, same = 0; i < 300 && same < 10; i++) {
+        const pool = JSON.parse(
+          (await host.exec(['curl', '-s', `${daemon!.node.daemon.introspectionUrl}/v1/pool`])).stdout,
+        );
+        const now = `${pool.free}/${pool.total}/${pool.parked}`;
+        same = pool.free >= 64 && now === last ? same + 1 : 0;
+        last = now;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     for (let i = 0; i < Math.max(SEQUENTIAL, CONCURRENT); i++) pods.push(Netns.create('cni'));
+    await settle();
 
-    const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'tidepool', type: 'tidepool', socket: daemon.socket, logFile: join(dir, 'plugin.log') });
+    const conf = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'tidepool',
+      type: 'tidepool',
+      socket: daemon.socket,
+      logFile: join(dir, 'plugin.log'),
+    });
     const env = (cmd: string, i: number, pod: Netns): NodeJS.ProcessEnv => ({
       PATH: process.env.PATH,
       CNI_COMMAND: cmd,
@@ -88,20 +109,45 @@ async function main(): Promise<void> {
 
     // Floors: node itself.
     const nodeSeq: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) nodeSeq.push(must(await timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, ''), 'node').ms);
-    const nodeConc = (await Promise.all(Array.from({ length: CONCURRENT }, () => timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, '')))).map((r) => must(r, 'node').ms);
+    for (let i = 0; i < SEQUENTIAL; i++)
+      nodeSeq.push(
+        must(await timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, ''), 'node').ms,
+      );
+    const nodeConc = (
+      await Promise.all(
+        Array.from({ length: CONCURRENT }, () =>
+          timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, ''),
+        ),
+      )
+    ).map((r) => must(r, 'node').ms);
 
     // Tidepool: sequential ADDs, then DELs.
     const adds: number[] = [];
     const cpu0 = childrenCpuMs();
-    for (let i = 0; i < SEQUENTIAL; i++) adds.push(must(await timed([PLUGIN], env('ADD', i, pods[i]), conf, host.path), `ADD ${i}`).ms);
+    for (let i = 0; i < SEQUENTIAL; i++)
+      adds.push(must(await timed([PLUGIN], env('ADD', i, pods[i]), conf, host.path), `ADD ${i}`).ms);
     const cpuPerAdd = (childrenCpuMs() - cpu0) / SEQUENTIAL;
     const dels: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) dels.push(must(await timed([PLUGIN], env('DEL', i, pods[i]), conf, host.path), `DEL ${i}`).ms);
+    for (let i = 0; i < SEQUENTIAL; i++)
+      dels.push(must(await timed([PLUGIN], env('DEL', i, pods[i]), conf, host.path), `DEL ${i}`).ms);
 
-    // 30 at once.
-    const conc = (await Promise.all(pods.slice(0, CONCURRENT).map((p, i) => timed([PLUGIN], env('ADD', 1000 + i, p), conf, host.path)))).map((r, i) => must(r, `concurrent ADD ${i}`).ms);
-    for (let i = 0; i < CONCURRENT; i++) must(await timed([PLUGIN], env('DEL', 1000 + i, pods[i]), conf, host.path), 'DEL');
+    // 30 at once, on a settled pool.
+    await settle();
+    const logStart = readFileSync(join(dir, 'plugin.log'), 'utf8').length;
+    const daemonCpu0 = daemon.node.daemon.cpuMs();
+    const conc = (
+      await Promise.all(
+        pods.slice(0, CONCURRENT).map((p, i) => timed([PLUGIN], env('ADD', 1000 + i, p), conf, host.path)),
+      )
+    ).map((r, i) => must(r, `concurrent ADD ${i}`).ms);
+    const daemonCpu = (daemon.node.daemon.cpuMs() - daemonCpu0) / CONCURRENT;
+    const phases = readFileSync(join(dir, 'plugin.log'), 'utf8')
+      .slice(logStart)
+      .split('\n')
+      .filter((l) => l.includes('"ms":'))
+      .map((l) => JSON.parse(l).ms as Record<string, number>);
+    for (let i = 0; i < CONCURRENT; i++)
+      must(await timed([PLUGIN], env('DEL', 1000 + i, pods[i]), conf, host.path), 'DEL');
 
     // Debian's ptp + host-local, the same sequence of pods.
     const ptpConf = JSON.stringify({
@@ -113,9 +159,24 @@ async function main(): Promise<void> {
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.250.0.0/16' }]], dataDir: join(dir, 'host-local') },
     });
     const ptp: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) ptp.push(must(await timed(['/usr/lib/cni/ptp'], env('ADD', 2000 + i, pods[i]), ptpConf, host.path), `ptp ADD ${i}`).ms);
-    for (let i = 0; i < SEQUENTIAL; i++) must(await timed(['/usr/lib/cni/ptp'], env('DEL', 2000 + i, pods[i]), ptpConf, host.path), 'ptp DEL');
+    for (let i = 0; i < SEQUENTIAL; i++)
+      ptp.push(
+        must(
+          await timed(['/usr/lib/cni/ptp'], env('ADD', 2000 + i, pods[i]), ptpConf, host.path),
+          `ptp ADD ${i}`,
+        ).ms,
+      );
+    for (let i = 0; i < SEQUENTIAL; i++)
+      must(await timed(['/usr/lib/cni/ptp'], env('DEL', 2000 + i, pods[i]), ptpConf, host.path), 'ptp DEL');
 
+    const phase = (k: string) =>
+      `${k} p50 ${pct(
+        phases.map((m) => m[k]),
+        50,
+      )} max ${Math.max(...phases.map((m) => m[k]))}`;
+    console.log(
+      `# concurrent ADDs, ms: ${['startup', 'allocate', 'podSide', 'hostSide'].map(phase).join(', ')}; daemon CPU per ADD ${daemonCpu.toFixed(1)} ms`,
+    );
     bench('node_start_p50', pct(nodeSeq, 50));
     bench('node_start_concurrent30_p99', pct(nodeConc, 99));
     bench('cni_add_p50', pct(adds, 50));

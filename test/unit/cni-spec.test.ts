@@ -229,3 +229,15 @@ describe('ip -batch failures', () => {
     expect(parseFailures('nsenter: reassociate to namespace failed\n').get(0)).toMatch(/nsenter/);
   });
 });
+
+describe('SHA-1 of host veth names', () => {
+  it('matches node:crypto on names of every length around the block boundaries', async () => {
+    const { createHash } = await import('node:crypto');
+    const { sha1Hex } = await import('../../cni/datapath/sha1.js');
+    for (let n = 0; n < 200; n++) {
+      const text = `ns-${n}.` + 'pod-é'.repeat(n).slice(0, n);
+      expect(sha1Hex(text)).toBe(createHash('sha1').update(text).digest('hex'));
+    }
+    expect(sha1Hex('abc')).toBe('a9993e364706816aba3e25717850c26c9cd0d89d'); // FIPS 180 example
+  });
+});
