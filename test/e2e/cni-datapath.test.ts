@@ -249,6 +249,43 @@ describe('pod datapath', () => {
     }
   });
 
+  it('passes a chained prevResult through, with its interfaces and addresses first', async () => {
+    const podP = Netns.create('cni');
+    try {
+      const prev = {
+        cniVersion: '1.0.0',
+        interfaces: [{ name: 'net9', sandbox: podP.path }],
+        ips: [{ address: '192.0.2.9/24', interface: 0 }],
+        routes: [{ dst: '192.0.2.0/24' }],
+        dns: { nameservers: ['192.0.2.53'] },
+      };
+      const i = inv(podP, 'web-p', { stdin: conf({ prevResult: prev }) });
+      const r = await runPlugin(host, i);
+      expect(r.json.interfaces.map((x: any) => x.name)).toEqual([
+        'net9',
+        expect.stringMatching(/^eni/),
+        'eth0',
+      ]);
+      expect(r.json.ips).toEqual([
+        { address: '192.0.2.9/24', interface: 0 },
+        expect.objectContaining({
+          address: expect.stringMatching(/\/32$/),
+          gateway: '169.254.1.1',
+          interface: 2,
+        }),
+      ]);
+      expect(r.json.routes).toEqual([{ dst: '192.0.2.0/24' }, { dst: '0.0.0.0/0', gw: '169.254.1.1' }]);
+      expect(r.json.dns).toEqual({ nameservers: ['192.0.2.53'] });
+      // DEL with that result finds our address and veth among the other plugin's entries.
+      expect(
+        (await runPlugin(host, { ...i, command: 'DEL', stdin: conf({ prevResult: r.json }) })).code,
+      ).toBe(0);
+      expect(podP.json('link show').map((l: any) => l.ifname)).toEqual(['lo']);
+    } finally {
+      await podP.cleanup();
+    }
+  });
+
   it('prints the result in the version asked for', async () => {
     const podD = Netns.create('cni');
     try {
