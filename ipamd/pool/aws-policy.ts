@@ -3,7 +3,8 @@
 // WARM_ENI_TARGET / WARM_IP_TARGET / MINIMUM_IP_TARGET / WARM_PREFIX_TARGET / MAX_ENI tuning carries
 // over. The counting (stats.ts) differs in one point: cooling addresses are never available.
 // One round = one call of updateIPPoolIfRequired: grow (fill an existing interface first, else attach
-// one), or shrink (at most every 30 s); then maybe free one interface.
+// one), or shrink (at most every 30 s); then maybe free one interface. Tidepool's one departure in
+// growth: parked requests that one step cannot serve get every step at once (parked-growth.ts).
 
 import {
   DECREASE_INTERVAL_MS,
@@ -14,6 +15,7 @@ import {
   type PoolInterface,
   PREFIX_SIZE,
 } from './model.js';
+import { growForParked } from './parked-growth.js';
 import { interfaceCounts, isPrefixFree, poolStats, prefixUse, type PoolStats, unitsOf } from './stats.js';
 
 const divCeil = (a: number, b: number) => Math.ceil(a / b);
@@ -81,8 +83,26 @@ function instanceRoom(input: PlanInput, s: PoolStats): number {
   return input.targets.prefixDelegation ? Math.floor(room / PREFIX_SIZE) : room;
 }
 
-/** increaseDatastorePool: top up one existing interface, else attach one. */
-function increase(input: PlanInput, s: PoolStats): PoolAction | null {
+/**
+ * increaseDatastorePool: top up one existing interface, else attach one. With parked requests that
+ * one step cannot serve, Tidepool plans every step at once instead (parked-growth.ts).
+ */
+function increase(input: PlanInput, s: PoolStats): PoolAction[] {
+  const step = increaseStep(input, s);
+  if (!step) return [];
+  const parked = growForParked({
+    input,
+    stats: s,
+    step: step.action,
+    warmUnits: step.toAllocate,
+    instanceRoomUnits: instanceRoom(input, s),
+    wholeInterfaces: !input.targets.prefixDelegation && !warmIpTargetsDefined(input),
+  });
+  return parked ?? [step.action];
+}
+
+/** The incumbent's one step, and how many units its formula asked for. */
+function increaseStep(input: PlanInput, s: PoolStats): { action: PoolAction; toAllocate: number } | null {
   const pd = input.targets.prefixDelegation;
   const unit = pd ? 'prefix' : 'address';
   const maxUnits = s.maxUnitsPerInterface;
@@ -94,16 +114,14 @@ function increase(input: PlanInput, s: PoolStats): PoolAction | null {
   if (toAllocate <= 0) return null;
   for (const iface of [...input.state.interfaces].sort(byDevice)) {
     const units = unitsOf(iface, pd);
-    if (units < maxUnits)
-      return { kind: 'assign', interfaceId: iface.id, count: Math.min(maxUnits - units, toAllocate), unit };
+    if (units < maxUnits) {
+      const count = Math.min(maxUnits - units, toAllocate);
+      return { action: { kind: 'assign', interfaceId: iface.id, count, unit }, toAllocate };
+    }
   }
   if (input.state.interfaces.length >= input.capacity.maxInterfaces) return null; // hasRoomForEni
-  return {
-    kind: 'attach',
-    deviceNumber: nextDeviceNumber(input),
-    count: Math.min(toAllocate, maxUnits),
-    unit,
-  };
+  const count = Math.min(toAllocate, maxUnits);
+  return { action: { kind: 'attach', deviceNumber: nextDeviceNumber(input), count, unit }, toAllocate };
 }
 
 /** tryUnassignCidrsFromAll: release up to `over` unused addresses (or prefixes). */
@@ -214,8 +232,7 @@ export function planAwsCompatible(input: PlanInput): PoolAction[] {
   const s = poolStats(input);
   const actions: PoolAction[] = [];
   if (isPoolTooLow(input, s)) {
-    const grow = increase(input, s);
-    if (grow) actions.push(grow);
+    actions.push(...increase(input, s));
   } else if (isPoolTooHigh(input, s) && input.now - input.lastDecreaseAt > DECREASE_INTERVAL_MS) {
     actions.push(...decrease(input, s));
   }
