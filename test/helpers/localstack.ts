@@ -34,7 +34,8 @@ function healthy(): boolean {
 
 function locked(args: string[]): string {
   mkdirSync(dirname(LOCK), { recursive: true });
-  return execFileSync('flock', [LOCK, ...args], {
+  // -o: the lock's descriptor is not inherited by what start.sh leaves running (LocalStack would hold it).
+  return execFileSync('flock', ['-o', LOCK, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOCALSTACK_PORT: PORT },
     encoding: 'utf8',
