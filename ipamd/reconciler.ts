@@ -1,6 +1,8 @@
 // The reconciler: runs the pool engine and executes its actions through the provider under the budget.
 // Rounds are serialised (one plan, its actions, then the next plan), like the incumbent's loop, but a
-// round starts at once when an Allocate parks (kick) instead of waiting for the next tick. Every wait
+// round starts at once when an Allocate parks (kick) instead of waiting for the next tick. One exception,
+// Tidepool's own: requests that park while a round's calls are in flight, beyond what those calls will
+// bring, get a growth-only round at once, planned against the pool as it will be (inflight.ts). Every wait
 // is on the injected Clock. The comparison mode keeps the incumbent's cadence: 2.5 s, pool round,
 // 2.5 s, reconcile (reference aws-vpc-cni.md 3.1), no kicks.
 // A periodic resync with listInterfaces() adopts what the cloud has and the store lacks, and drops
@@ -14,6 +16,7 @@ import type { CloudInterface, NodeInfo, Provider } from '../providers/types.js';
 import type { CloudBudget } from './budget.js';
 import { poolCapacity } from './capacity.js';
 import { executeAction, type ActionContext } from './actions.js';
+import { growthOnly, InFlightGrowth } from './inflight.js';
 import type { CoreLogger } from './logger.js';
 import type { NodePool } from './node-pool.js';
 import type { PoolCapacity, PoolDemand } from './pool/model.js';
@@ -66,6 +69,9 @@ export class Reconciler {
   private loopDone?: Promise<void>;
   private roundRunning?: Promise<void>;
   private seq = 0;
+  private readonly growing = new InFlightGrowth();
+  private growthScheduled = false;
+  private readonly growthRounds = new Set<Promise<void>>();
   private readonly stopSignal: Promise<void>;
   private signalStop!: () => void;
 
@@ -131,6 +137,26 @@ export class Reconciler {
     if (this.policy === 'incumbent' || this.stopping) return;
     this.kicked = true;
     this.wake?.();
+    if (this.roundRunning) this.scheduleGrowth();
+  }
+
+  /**
+   * A round is in flight and requests parked: once every request of this turn of the event loop has
+   * parked, start the growth they still lack, without waiting for the round's calls to land.
+   */
+  private scheduleGrowth(): void {
+    if (this.growthScheduled) return;
+    this.growthScheduled = true;
+    setImmediate(() => {
+      this.growthScheduled = false;
+      if (this.stopping || !this.capacity) return;
+      const demand = this.o.demand();
+      const free = this.o.pool.counts(this.o.clock.now()).free;
+      if (demand.parked <= free + this.growing.supply()) return;
+      const p = this.round(true).catch((err) => this.noteError('growth round', err));
+      this.growthRounds.add(p);
+      void p.finally(() => this.growthRounds.delete(p));
+    });
   }
 
   async stop(): Promise<void> {
@@ -139,6 +165,7 @@ export class Reconciler {
     this.wake?.();
     await this.loopDone;
     await this.roundRunning;
+    await Promise.all([...this.growthRounds]);
   }
 
   private async loop(): Promise<void> {
@@ -185,12 +212,17 @@ export class Reconciler {
     this.roundRunning = undefined;
   }
 
-  /** One round: plan, then execute every planned action (concurrently; the budget orders them). */
-  async round(): Promise<void> {
+  /**
+   * One round: plan, then execute every planned action (concurrently; the budget orders them). The plan
+   * sees growth still in flight as if it had landed; while some is, a round only grows (`growthOnly`).
+   */
+  async round(growthOnlyRound = false): Promise<void> {
     if (!this.capacity) return;
     const now = this.o.clock.now();
+    const detaching = [...this.o.pool.interfaces.values()].filter((i) => i.detaching);
+    const inFlight = this.growing.size > 0 || growthOnlyRound;
     let actions = planPool(this.policy, {
-      state: this.o.pool.toPlanState(),
+      state: this.growing.planState(this.o.pool.toPlanState(), detaching, now),
       demand: this.o.demand(),
       targets: targetsOf(this.o.settings.pool),
       capacity: this.capacity,
@@ -200,6 +232,7 @@ export class Reconciler {
     if (now < this.growthPausedUntil)
       actions = actions.filter((a) => a.kind !== 'assign' && a.kind !== 'attach');
     if (this.attachUnsupported) actions = actions.filter((a) => a.kind !== 'attach');
+    if (inFlight) actions = growthOnly(actions);
     if (!actions.length) return;
     this.rounds++;
     if (actions.some((a) => a.kind === 'release')) this.lastDecreaseAt = now;
@@ -217,6 +250,7 @@ export class Reconciler {
             ? `releasing from ${action.interfaceId}`
             : `detaching ${action.interfaceId}`;
     this.inFlight.set(id, `${what} since ${new Date(this.o.clock.now()).toISOString()}`);
+    this.growing.add(id, action);
     try {
       await executeAction(this.actionContext(), action);
     } catch (err) {
@@ -227,6 +261,7 @@ export class Reconciler {
       if (err instanceof LimitExceededError) this.lastResyncAt = 0;
     } finally {
       this.inFlight.delete(id);
+      this.growing.delete(id);
     }
   }
 

@@ -41,8 +41,8 @@ async function emptyNode(sim: SimCloudOptions): Promise<TestNode> {
 }
 
 /** Sends `count` Allocates at once; each result carries the virtual time it was served at. */
-function burst(n: TestNode, count: number) {
-  return Array.from({ length: count }, (_, i) =>
+function burst(n: TestNode, count: number, from = 0) {
+  return Array.from({ length: count }, (_, k) => from + k).map((i) =>
     n.core
       .allocate(key(`burst${i}`), pod(`burst${i}`))
       .then((r: AllocateOutcome) => ({ ...r, servedAt: n.clock.now() })),
@@ -105,6 +105,27 @@ describe('a burst on an empty pool (aws-compatible, WARM_ENI_TARGET=1)', () => {
     // The 29 addresses of the assign serve 29 requests as soon as it lands, before any attach answers.
     const firstAttachDone = roundStart + median('CreateNetworkInterface') + median('AttachNetworkInterface');
     expect(served.filter((t) => t < firstAttachDone)).toHaveLength(PER_ENI);
+  });
+
+  test('60 Allocates arriving over 300 ms: growth starts while earlier calls are in flight, never twice for the same demand', async () => {
+    node = await emptyNode({ latency: MEDIANS, seed: 7 });
+    const { clock, cloud, core } = node;
+    const t0 = clock.now();
+    const SPREAD_MS = 5;
+    const pending = [];
+    for (let i = 0; i < BURST; i++) {
+      pending.push(...burst(node, 1, i));
+      await clock.advance(SPREAD_MS);
+    }
+    const arrivedBy = clock.now() - t0;
+    const results = await settle(clock, Promise.all(pending), 30_000, 10);
+    expect(new Set(results.map((r) => r.allocation.address)).size).toBe(BURST);
+    const last = Math.max(...results.map((r) => r.servedAt)) - t0;
+    expect(last).toBeLessThanOrEqual(arrivedBy + ONE_ATTACH_PLUS_ASSIGN);
+    // Exactly the interfaces the 60 need: the demand covered by calls in flight is not asked twice.
+    expect(simCalls(cloud, 'AttachNetworkInterface')).toHaveLength(Math.ceil(BURST / PER_ENI));
+    const devices = core.snapshot().interfaces.map((i) => i.deviceNumber);
+    expect(new Set(devices).size).toBe(devices.length);
   });
 
   test('one of the concurrent attaches fails: the others land, their addresses serve requests at once, nothing is lost', async () => {
