@@ -5,6 +5,7 @@
 // runs here implements Ipv4PrefixCount.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UnauthorizedError } from '../../providers/errors.js';
 import { awsProvider, staticImds } from '../helpers/imds.js';
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -23,6 +24,8 @@ class FakeEc2 {
   /** Prefixes handed out next; empty = the subnet has no free /28 (InsufficientCidrBlocks). */
   freePrefixes = ['10.0.16.32/28', '10.0.16.48/28', '10.0.16.64/28'];
   freeAddresses = ['10.0.0.20', '10.0.0.21', '10.0.0.22'];
+  /** Actions the node's IAM role may not call. */
+  denied = new Set<string>();
 
   async start() {
     this.server = createServer((req, res) => {
@@ -45,6 +48,12 @@ class FakeEc2 {
     const wrap = (inner: string) =>
       `<${action}Response xmlns="${NS}"><requestId>r-${this.requests.length}</requestId>${inner}</${action}Response>`;
     const items = (tag: string, xs: string[]) => xs.map((x) => `<item><${tag}>${x}</${tag}></item>`).join('');
+    if (this.denied.has(action))
+      return [
+        403,
+        `<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform ` +
+          `this operation.</Message></Error></Errors><RequestID>r-${this.requests.length}</RequestID></Response>`,
+      ];
     switch (action) {
       case 'DescribeInstanceTypes':
         return [200, wrap('<instanceTypeSet/>')]; // the provider falls back to its shipped table
@@ -174,6 +183,35 @@ test('prefixes: Ipv4PrefixCount on the wire, /28s from assignedIpv4PrefixSet/ipv
     const un = ec2.requests.filter((r) => r.get('Action') === 'UnassignPrivateIpAddresses').pop()!;
     expect(un.get('PrivateIpAddress.1')).toBe('10.0.0.20');
     expect(ec2.eni.addresses).toEqual(['10.0.0.21']);
+  } finally {
+    await provider.close();
+    await imds.close();
+    await new Promise<void>((r) => ec2.server.close(() => r()));
+  }
+});
+
+test('UnauthorizedOperation becomes an UnauthorizedError naming the missing permission, logged once', async () => {
+  const ec2 = new FakeEc2();
+  await ec2.start();
+  ec2.denied.add('AssignPrivateIpAddresses');
+  const imds = await staticImds(view);
+  const logged: { obj: object; msg: string }[] = [];
+  const log = {
+    info: () => {},
+    warn: () => {},
+    error: (obj: object, msg: string) => logged.push({ obj, msg }),
+  };
+  const provider = awsProvider(ec2.url, imds.url, {}, { log });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const err = await provider.assignAddresses(ENI, 1).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(UnauthorizedError);
+      expect((err as Error).message).toContain('ec2:AssignPrivateIpAddresses');
+    }
+    expect(logged).toHaveLength(1);
+    expect(logged[0].obj).toMatchObject({ permission: 'ec2:AssignPrivateIpAddresses' });
+    // One attempt per call: the SDK does not retry, and nothing retries a permission error.
+    expect(ec2.requests.filter((r) => r.get('Action') === 'AssignPrivateIpAddresses')).toHaveLength(3);
   } finally {
     await provider.close();
     await imds.close();
