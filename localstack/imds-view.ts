@@ -2,6 +2,7 @@
 // (paths of reference aws-vpc-cni.md 4.5). Directories list their children one a line, sub-directories
 // with a trailing "/", as the real service does.
 import type { Instance, NetworkInterface, Subnet, Vpc } from '@aws-sdk/client-ec2';
+import { normalizeMac } from '../providers/aws/convert.js';
 
 export interface ImdsEni {
   mac: string;
@@ -51,7 +52,7 @@ export function instanceView(
         .filter((p) => !p.Primary && p.PrivateIpAddress)
         .map((p) => p.PrivateIpAddress as string);
       return {
-        mac: (e.MacAddress ?? '').toLowerCase(),
+        mac: normalizeMac(e.MacAddress ?? ''),
         interfaceId: e.NetworkInterfaceId ?? '',
         deviceNumber: e.Attachment?.DeviceIndex ?? 0,
         subnetId: e.SubnetId ?? '',

@@ -9,7 +9,7 @@ import { CreateNetworkInterfaceCommand, AttachNetworkInterfaceCommand } from '@a
 import { ImdsClient, ImdsError } from '../../providers/aws/imds.js';
 import { readImdsInterface, readImdsInterfaces, readInstanceMetadata } from '../../providers/aws/metadata.js';
 import { freePort } from '../helpers/daemon.js';
-import { startImds } from '../helpers/imds.js';
+import { awsProvider, startImds } from '../helpers/imds.js';
 import { ROOT, seed, useLocalStack, type LocalStackLease } from '../helpers/localstack.js';
 
 const AEMM = join(ROOT, '.cache', 'gobin', 'ec2-metadata-mock');
@@ -154,6 +154,12 @@ describe("Tidepool's IMDS, served from LocalStack's view", () => {
       expect(seen[1].localIpv4s.sort()).toEqual([...ips].sort());
       expect(seen[1].subnetCidr).toBe(seeded.cniSubnet.cidr);
       expect(seen[1].vpcCidrs).toEqual([seeded.vpcCidr]);
+      // Well-formed MACs (moto's are not; see normalizeMac), the same ones the provider reports.
+      for (const i of seen) expect(i.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+      const provider = awsProvider(ls.endpoint, server.url);
+      const listed = await provider.listInterfaces();
+      await provider.close();
+      expect(listed.map((i) => [i.id, i.mac])).toEqual(seen.map((i) => [i.interfaceId, i.mac]));
     } finally {
       await server.stop();
     }
