@@ -12,6 +12,7 @@ import { createManifest, manifestPath, readManifest, withLabLock, type Manifest 
 import { defaultStateDir, DEFAULT_PREFIX, labNames, validatePrefix } from './names.js';
 import { selfCommand } from './paths.js';
 import { podAdd, podDel } from './pod.js';
+import { localstackLabCloud } from '../localstack/lab-cloud.js';
 import { simLabCloud } from './sim-cloud.js';
 import { formatStatus, labStatus } from './status.js';
 import { labUp } from './up.js';
@@ -82,7 +83,7 @@ function intFlag(p: Parsed, name: string, def: number, min: number, max: number)
   return Number(v);
 }
 
-const clouds: Record<string, CloudFactory> = { sim: simLabCloud };
+const clouds: Record<string, CloudFactory> = { sim: simLabCloud, localstack: localstackLabCloud };
 
 function cloudFor(m: Manifest) {
   const factory = clouds[m.options.provider];

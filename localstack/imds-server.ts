@@ -21,7 +21,10 @@ import { instanceView, metadataTree, type InstanceView } from './imds-view.js';
 
 export interface ImdsServerOptions {
   ec2: EC2Client;
-  instanceId: string;
+  /** The instance served. With `instanceFor` instead, each request is answered for the instance that
+   *  asks, found by its source address, as the real IMDS does (the lab: one IMDS for every node). */
+  instanceId?: string;
+  instanceFor?: (callerAddress: string) => Promise<string>;
   region: string;
   /** IMDS trails EC2 by this much: a request sees EC2 as it was lagMs ago. */
   lagMs?: number;
@@ -39,6 +42,7 @@ export class ImdsServer {
   private history: { at: number; view: InstanceView }[] = [];
   private poller: NodeJS.Timeout | null = null;
   private refreshing: Promise<InstanceView> | null = null;
+  private readonly delegates = new Map<string, ImdsServer>();
   lagMs: number;
   /** Requests served, by status code (tests assert on 401s). */
   readonly statusCounts = new Map<number, number>();
@@ -49,7 +53,7 @@ export class ImdsServer {
   }
 
   async start(): Promise<string> {
-    await this.refresh();
+    if (!this.opts.instanceFor) await this.refresh();
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => this.send(res, 500, `internal error: ${err.message}`));
     });
@@ -81,7 +85,9 @@ export class ImdsServer {
   }
 
   private async read(): Promise<InstanceView> {
-    const { ec2, instanceId } = this.opts;
+    const { ec2 } = this.opts;
+    const instanceId = this.opts.instanceId;
+    if (!instanceId) throw new Error('no instance to read');
     const inst = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })))
       .Reservations?.[0]?.Instances?.[0];
     if (!inst) throw new Error(`instance ${instanceId} not found in EC2`);
@@ -110,7 +116,7 @@ export class ImdsServer {
   }
 
   /** The view a request at `now` sees: the newest one at least lagMs old (the oldest kept, if none is). */
-  private async viewAt(now: number): Promise<InstanceView> {
+  async viewAt(now: number): Promise<InstanceView> {
     if (this.lagMs <= 0) {
       const last = this.history[this.history.length - 1];
       if (!last || now - last.at > (this.opts.refreshMs ?? 250)) return this.refresh();
@@ -139,10 +145,21 @@ export class ImdsServer {
       const exp = this.tokens.get(token);
       if (exp === undefined || exp < Date.now()) return this.send(res, 401, 'Unauthorized');
     } else if (!this.opts.allowV1) return this.send(res, 401, 'Unauthorized');
-    const tree = metadataTree(await this.viewAt(Date.now()));
+    const source = this.opts.instanceFor ? await this.delegateFor(req.socket.remoteAddress ?? '') : this;
+    const tree = metadataTree(await source.viewAt(Date.now()));
     const body = tree(url.pathname);
     if (body === null) return this.send(res, 404, 'Not Found');
     return this.send(res, 200, body);
+  }
+
+  private async delegateFor(address: string): Promise<ImdsServer> {
+    const instanceId = await this.opts.instanceFor!(address.replace(/^::ffff:/, ''));
+    let d = this.delegates.get(instanceId);
+    if (!d) {
+      d = new ImdsServer({ ...this.opts, instanceFor: undefined, instanceId, lagMs: 0 });
+      this.delegates.set(instanceId, d);
+    }
+    return d;
   }
 
   private send(res: ServerResponse, status: number, body: string): void {

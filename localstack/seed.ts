@@ -158,7 +158,8 @@ async function main(argv: string[]): Promise<void> {
   process.stdout.write(JSON.stringify(seeded, null, 2) + '\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as a script only (not when bundled into another executable, where import.meta.url is that file's).
+if (/[/\\]localstack[/\\]seed\.ts$/.test(process.argv[1] ?? '')) {
   main(process.argv.slice(2)).catch((err: Error) => {
     process.stderr.write(`seed: ${err.message}\n`);
     process.exit(1);
