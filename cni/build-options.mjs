@@ -40,6 +40,9 @@ function loader(source) {
         fs.mkdirSync("/run/tidepool", { recursive: true, mode: 0o700 });
         fs.writeFileSync(tmp, script.createCachedData());
         fs.renameSync(tmp, CACHE);
+        // Caches of earlier plugin builds are of no use any more.
+        for (const f of fs.readdirSync("/run/tidepool"))
+          if (/^plugin-[0-9a-f]{16}\.v8cache$/.test(f) && "/run/tidepool/" + f !== CACHE) fs.rmSync("/run/tidepool/" + f, { force: true });
       } catch {}
     });
   script.runInThisContext();

@@ -8,7 +8,7 @@ import { POD_GATEWAY } from '../datapath/neigh.js';
 import { requirePodNetns } from '../datapath/netns.js';
 import { planPod, setUpHostSide, setUpPodSide, tearDownHost, type PodPlan } from '../datapath/pod.js';
 import { deleteLink } from '../datapath/veth.js';
-import { ipBatch, startBatch } from '../datapath/batch.js';
+import { ipBatch } from '../datapath/batch.js';
 import type { Result } from '../result.js';
 import { Rollback } from '../rollback.js';
 
@@ -25,17 +25,7 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     ms[what] = Math.round((performance.now() - t) * 10) / 10;
     t = performance.now();
   };
-  // Both ip processes start now and wait for their commands, so their start-up overlaps the daemon call.
-  const podBatch = startBatch({ netns: env.netns });
-  const hostBatch = startBatch({ force: true });
-  const unused = () => (podBatch.abort(), hostBatch.abort());
-  let alloc;
-  try {
-    alloc = await allocate(ctx);
-  } catch (err) {
-    unused();
-    throw err;
-  }
+  const alloc = await allocate(ctx);
   lap('allocate');
   log.info('address allocated', {
     address: alloc.address,
@@ -64,17 +54,16 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
       mtu: alloc.mtu || conf.mtu || DEFAULT_MTU,
     });
     rollback.push('delete veth', () => ipBatch(deleteLink(plan.temporaryName), { force: true }));
-    await setUpPodSide(plan, podBatch);
+    await setUpPodSide(plan);
     lap('podSide');
     rollback.push('delete host veth, route and rules', () =>
       tearDownHost([plan.address], [], [plan.hostVeth, plan.temporaryName]),
     );
-    await setUpHostSide(plan, hostBatch);
+    await setUpHostSide(plan);
     lap('hostSide');
     log.info('pod network set up', { hostVeth: plan.hostVeth, address: plan.address, mtu: plan.mtu, ms });
     return addResult(plan, conf.prevResult, conf.dns);
   } catch (err) {
-    unused();
     await rollback.run();
     throw err;
   }

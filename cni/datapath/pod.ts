@@ -1,7 +1,7 @@
 // The whole pod datapath of ARCHITECTURE section 3, composed from the per-object line builders: what runs
 // inside the pod namespace, what runs in the host namespace, and how it is torn down.
 import { addPodAddress } from './addr.js';
-import { ipBatch, startBatch, type Line, type PendingBatch } from './batch.js';
+import { ipBatch, type Line } from './batch.js';
 import { addGatewayNeighbour } from './neigh.js';
 import { hostNetnsPath } from './netns.js';
 import { hostLinks, hostRoutes32 } from './procnet.js';
@@ -28,34 +28,31 @@ export function planPod(p: Omit<PodPlan, 'podMac' | 'hostMac'>): PodPlan {
 }
 
 /** Inside the pod: the veth (peer in the host namespace), the /32, the gateway routes and neighbour. */
-export async function setUpPodSide(
-  p: PodPlan,
-  batch: PendingBatch = startBatch({ netns: p.netns }),
-): Promise<void> {
+export async function setUpPodSide(p: PodPlan): Promise<void> {
   const lines: Line[] = [
     ...addVeth({ ...p, hostName: p.temporaryName, hostNetns: hostNetnsPath() }),
     ...addPodAddress(p.podIfname, p.address),
     ...addPodRoutes(p.podIfname),
     ...addGatewayNeighbour(p.podIfname, p.hostMac),
   ];
-  await batch.run(lines);
+  await ipBatch(lines, { netns: p.netns });
 }
 
 /**
  * In the host: strict rp_filter (set while the link is still down, under its temporary name; the setting
  * follows the device), the final name in place of any stale link of that name, the /32 route and the rules.
  */
-export async function setUpHostSide(
-  p: PodPlan,
-  batch: PendingBatch = startBatch({ force: true }),
-): Promise<void> {
+export async function setUpHostSide(p: PodPlan): Promise<void> {
   setStrictRpFilter(p.temporaryName);
-  await batch.run([
-    ...deleteLink(p.hostVeth),
-    ...renameAndUp(p.temporaryName, p.hostVeth),
-    ...addHostRoute(p.address, p.hostVeth),
-    ...addPodRules(p.address, p.routeTable),
-  ]);
+  await ipBatch(
+    [
+      ...deleteLink(p.hostVeth),
+      ...renameAndUp(p.temporaryName, p.hostVeth),
+      ...addHostRoute(p.address, p.hostVeth),
+      ...addPodRules(p.address, p.routeTable),
+    ],
+    { force: true },
+  );
 }
 
 /**
