@@ -1,12 +1,11 @@
 // grpc.health.v1.Health/Check for the daemon (what kubelet's gRPC probe and grpc-health-probe ask): SERVING
 // while the daemon accepts calls and the core can hand out an address now or after a cloud call,
 // NOT_SERVING while it starts (first cloud listing not done) or shuts down, NOT_FOUND for another service.
-import { status as grpcStatus } from '@grpc/grpc-js';
 import { SERVICE } from '../proto/messages.js';
 import { ServingStatus } from './service.js';
 
 export class UnknownServiceError extends Error {
-  readonly grpcCode = grpcStatus.NOT_FOUND;
+  readonly grpcCode = 5; // NOT_FOUND
   constructor(service: string) {
     super(`unknown service ${service}: this server answers for "" and ${SERVICE}`);
     this.name = 'UnknownServiceError';

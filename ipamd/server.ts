@@ -1,9 +1,9 @@
 // The daemon's gRPC server on a Unix socket (mode 0600): tidepool.v1.Ipam for the CNI plugin and
 // grpc.health.v1.Health for probes. It validates every request (INVALID_ARGUMENT naming the field), calls
-// the core through the Ipam facade, and maps the core's typed errors to gRPC status codes.
-import * as grpc from '@grpc/grpc-js';
-import { DecodeError, decode, type Schema } from '../proto/codec.js';
-import { methods, schemas, type MethodName } from '../proto/messages.js';
+// the core through the Ipam facade, and maps the core's typed errors to gRPC status codes. The transport is
+// the lean unary server of grpc-unary.ts (wire-compatible with any gRPC client, grpc-js's included).
+import { DecodeError, decode, encode, type Schema } from '../proto/codec.js';
+import { HEALTH_SERVICE, SERVICE, methods, schemas, type MethodName } from '../proto/messages.js';
 import type * as msg from '../proto/messages.js';
 import {
   InvalidRequestError,
@@ -13,7 +13,8 @@ import {
   validateRelease,
 } from './requests.js';
 import { checkHealth, servingStatus, type HealthSource } from './health.js';
-import { healthService, ipamService, ServingStatus } from './service.js';
+import { Code, UnaryGrpcServer, type UnaryHandler } from './grpc-unary.js';
+import { ServingStatus } from './service.js';
 import { prepareSocketPath, restrictSocket, removeSocket } from './socket.js';
 import {
   NodeFullError,
@@ -33,23 +34,19 @@ export interface ServerOptions {
   /** The VPC's CIDRs, returned with every allocation (known once the provider described the node). */
   vpcCidrs: () => string[];
   /** Called after every call with its method, gRPC status code and duration, for metrics. */
-  onCall?: (method: string, code: grpc.status, ms: number) => void;
+  onCall?: (method: string, code: number, ms: number) => void;
 }
 
 /** Maps an error thrown by validation or the core to the gRPC status the plugin acts on. */
-export function toServiceError(
-  err: unknown,
-): Partial<grpc.ServiceError> & { code: grpc.status; details: string } {
+export function toServiceError(err: unknown): { code: number; message: string } {
   const message = err instanceof Error ? err.message : String(err);
-  let code = grpc.status.INTERNAL;
-  if (err instanceof InvalidRequestError) code = grpc.status.INVALID_ARGUMENT;
-  else if (err instanceof NodeFullError || err instanceof PoolEmptyError)
-    code = grpc.status.RESOURCE_EXHAUSTED;
-  else if (err instanceof PoolWaitTimeoutError || err instanceof ShuttingDownError)
-    code = grpc.status.UNAVAILABLE;
+  let code: number = Code.INTERNAL;
+  if (err instanceof InvalidRequestError) code = Code.INVALID_ARGUMENT;
+  else if (err instanceof NodeFullError || err instanceof PoolEmptyError) code = Code.RESOURCE_EXHAUSTED;
+  else if (err instanceof PoolWaitTimeoutError || err instanceof ShuttingDownError) code = Code.UNAVAILABLE;
   else if (err && typeof (err as { grpcCode?: unknown }).grpcCode === 'number')
-    code = (err as { grpcCode: number }).grpcCode as grpc.status;
-  return { code, details: message, message };
+    code = (err as { grpcCode: number }).grpcCode;
+  return { code, message };
 }
 
 /** The request as the codec decoded it, or the field whose wire type did not match the contract. */
@@ -83,64 +80,48 @@ function decodeRequest<T>(schema: Schema, buf: Buffer): T {
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 export class IpamServer {
-  private readonly server = new grpc.Server({
-    // One local client per pod operation: keep HTTP/2 sessions cheap and never time out an ADD that waits
-    // for the pool (TIDEPOOL_ADD_WAIT_MS bounds it).
-    'grpc.max_concurrent_streams': 1000,
-    // channelz keeps per-call bookkeeping for a debugging service we do not expose: about a tenth of the
-    // server's CPU per call in a profile of the daemon bench.
-    'grpc.enable_channelz': 0,
-  });
+  private readonly server: UnaryGrpcServer;
   private socketPath: string | null = null;
   private shuttingDown = false;
   private readonly ipam: Ipam;
 
   constructor(private readonly opts: ServerOptions) {
     this.ipam = opts.ipam;
-    const handlers: Record<MethodName, (buf: Buffer) => Promise<object>> = {
+    const handlers: Record<MethodName, (buf: Buffer) => Promise<object> | object> = {
       Allocate: (b) => this.allocate(decodeRequest(schemas.AllocateRequest, b)),
       Release: (b) => this.release(decodeRequest(schemas.ReleaseRequest, b)),
-      Check: async (b) => this.check(decodeRequest(schemas.CheckRequest, b)),
+      Check: (b) => this.check(decodeRequest(schemas.CheckRequest, b)),
       Gc: (b) => this.gc(decodeRequest(schemas.GcRequest, b)),
-      Status: async (b) => (decodeRequest(schemas.StatusRequest, b), this.statusResponse()),
+      Status: (b) => (decodeRequest(schemas.StatusRequest, b), this.statusResponse()),
     };
-    const impl: grpc.UntypedServiceImplementation = {};
-    const def: Record<string, grpc.MethodDefinition<Buffer, object>> = {};
+    const routes = new Map<string, UnaryHandler>();
+    const names = new Map<string, string>();
     for (const name of Object.keys(methods) as MethodName[]) {
-      // Requests reach the handler as raw bytes, so that a malformed message is INVALID_ARGUMENT (grpc-js
-      // would answer INTERNAL for a deserializer that throws).
-      def[name] = { ...ipamService[name], requestDeserialize: (b: Buffer) => b };
-      impl[name] = this.unary(name, handlers[name]);
+      routes.set(`/${SERVICE}/${name}`, this.unary(methods[name].response, handlers[name]));
+      names.set(`/${SERVICE}/${name}`, name);
     }
-    this.server.addService(def, impl);
-    this.server.addService(
-      { Check: { ...healthService.Check, requestDeserialize: (b: Buffer) => b } },
-      {
-        Check: this.unary('Health/Check', async (b) =>
-          this.health(decodeRequest(schemas.HealthCheckRequest, b)),
-        ),
-      },
+    routes.set(
+      `/${HEALTH_SERVICE}/Check`,
+      this.unary(schemas.HealthCheckResponse, (b) =>
+        this.health(decodeRequest(schemas.HealthCheckRequest, b)),
+      ),
     );
+    names.set(`/${HEALTH_SERVICE}/Check`, 'Health/Check');
+    this.server = new UnaryGrpcServer({
+      routes,
+      toStatus: (err) => {
+        const st = toServiceError(err);
+        if (st.code === Code.INTERNAL) this.opts.logger.error({ err }, 'call failed');
+        else this.opts.logger.debug({ code: st.code, error: st.message }, 'call refused');
+        return st;
+      },
+      onCall: (path, code, ms) => this.opts.onCall?.(names.get(path) ?? path, code, ms),
+    });
   }
 
-  private unary(name: string, fn: (buf: Buffer) => Promise<object>): grpc.handleUnaryCall<Buffer, object> {
-    return (call, callback) => {
-      const started = performance.now();
-      // An async wrapper, so that a synchronous throw (a request that fails to decode) is handled alike.
-      (async () => fn(call.request))().then(
-        (res) => {
-          callback(null, res);
-          this.opts.onCall?.(name, grpc.status.OK, performance.now() - started);
-        },
-        (err: unknown) => {
-          const se = toServiceError(err);
-          if (se.code === grpc.status.INTERNAL) this.opts.logger.error({ err, method: name }, 'call failed');
-          else this.opts.logger.debug({ method: name, code: se.code, error: se.details }, 'call refused');
-          callback(se);
-          this.opts.onCall?.(name, se.code, performance.now() - started);
-        },
-      );
-    };
+  private unary(response: Schema, fn: (buf: Buffer) => Promise<object> | object): UnaryHandler {
+    // Async, so that a synchronous throw (a request that fails to decode) becomes a refusal alike.
+    return async (buf) => encode(response, await fn(buf));
   }
 
   private async allocate(req: msg.AllocateRequest): Promise<msg.AllocateResponse> {
@@ -211,11 +192,7 @@ export class IpamServer {
   /** Binds the Unix socket: parent directory created 0700 if missing, a stale socket removed, mode 0600. */
   async listen(socketPath: string): Promise<void> {
     await prepareSocketPath(socketPath);
-    await new Promise<void>((resolve, reject) =>
-      this.server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+    await this.server.listen(socketPath);
     this.socketPath = socketPath;
     restrictSocket(socketPath);
   }
@@ -226,16 +203,7 @@ export class IpamServer {
    */
   async shutdown(graceMs: number): Promise<{ forced: boolean }> {
     this.shuttingDown = true;
-    const forced = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve(true);
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
+    const { forced } = await this.server.shutdown(graceMs);
     if (this.socketPath) removeSocket(this.socketPath);
     return { forced };
   }
