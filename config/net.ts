@@ -59,6 +59,16 @@ export function cidrAddresses(cidr: string): string[] {
 }
 
 /** The VPC subnet gateway: the subnet's base address + 1 (AWS reserves .0–.3 and the last address). */
+// Every allocation answer carries its subnet's gateway: a node has a handful of subnets, so each CIDR is
+// parsed once (bounded, in case a caller feeds many).
+const gateways = new Map<string, string>();
+
 export function subnetGateway(cidr: string): string {
-  return intToIp(parseCidr(cidr).base + 1);
+  let gw = gateways.get(cidr);
+  if (gw === undefined) {
+    gw = intToIp(parseCidr(cidr).base + 1);
+    if (gateways.size >= 256) gateways.clear();
+    gateways.set(cidr, gw);
+  }
+  return gw;
 }

@@ -27,7 +27,7 @@ function pushBytes(out: number[], bytes: Uint8Array): void {
 }
 
 function encodeInto(out: number[], schema: Schema, msg: Record<string, unknown>): void {
-  for (const [name, spec] of Object.entries(schema)) {
+  for (const [name, spec] of compile(schema).defaults) {
     const raw = msg[name];
     if (raw === undefined || raw === null) continue;
     const values = spec.repeated ? (raw as unknown[]) : [raw];
@@ -59,11 +59,29 @@ export function encode(schema: Schema, msg: object): Uint8Array {
 
 export class DecodeError extends Error {}
 
+interface Compiled {
+  byNo: Map<number, [string, FieldSpec]>;
+  /** The message with every field at its proto3 default, copied for each decode. */
+  defaults: [string, FieldSpec][];
+}
+
+// Schemas are static tables: the field-number index is built once per schema, not once per decode.
+const compiled = new WeakMap<Schema, Compiled>();
+
+function compile(schema: Schema): Compiled {
+  let c = compiled.get(schema);
+  if (!c) {
+    const entries = Object.entries(schema);
+    c = { byNo: new Map(entries.map(([name, spec]) => [spec.no, [name, spec]])), defaults: entries };
+    compiled.set(schema, c);
+  }
+  return c;
+}
+
 export function decode<T>(schema: Schema, buf: Uint8Array): T {
-  const byNo = new Map<number, [string, FieldSpec]>();
+  const { byNo, defaults } = compile(schema);
   const msg: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(schema)) {
-    byNo.set(spec.no, [name, spec]);
+  for (const [name, spec] of defaults) {
     msg[name] = spec.repeated
       ? []
       : spec.type === 'string'

@@ -14,12 +14,22 @@
 // shared-memory index), and a second daemon pointed at the same state directory is refused instead of
 // writing beside the first. The kernel drops the lock when the process dies, so a restart after
 // kill -9 opens it at once.
+//
+// Checkpoints: SQLite's automatic checkpoint (every 1000 WAL pages) ran inside whichever commit crossed the
+// mark, copying the pages back and fsyncing the database on an ADD's path: half of the store's time per call
+// in a profile. A timer checkpoints instead (PASSIVE, every CHECKPOINT_MS), between calls, once for pages
+// that many commits rewrote; the automatic checkpoint stays as a backstop at a larger WAL. Durability is
+// unchanged: a commit is in the WAL before the call returns, and a restart replays the WAL.
 
 import Database from 'better-sqlite3';
 import type { IntentJournal, OpenIntent } from '../../providers/types.js';
 import type { AllocationKey, PodRef } from '../types.js';
 import { SCHEMA_NAME, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
+
+const CHECKPOINT_MS = 2_000;
+/** Backstop: a WAL that grows past this many pages (4 KiB each) between timer checkpoints is checkpointed. */
+const AUTOCHECKPOINT_PAGES = 16_000;
 
 export type AddressState = 'free' | 'assigned' | 'cooling';
 
@@ -84,6 +94,7 @@ export class StateStore implements IntentJournal {
   private readonly db: Database.Database;
   private readonly st: Statements;
   private closed = false;
+  private readonly checkpointTimer: NodeJS.Timeout;
 
   private constructor(
     readonly file: string,
@@ -104,6 +115,7 @@ export class StateStore implements IntentJournal {
     }
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     try {
       this.checkOrCreateSchema();
     } catch (err) {
@@ -112,6 +124,15 @@ export class StateStore implements IntentJournal {
       throw err;
     }
     this.st = prepareStatements(this.db);
+    const checkpoint = this.db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+    this.checkpointTimer = setInterval(() => {
+      try {
+        checkpoint.get();
+      } catch {
+        // A checkpoint that fails leaves the WAL as it was: the next tick or the backstop retries.
+      }
+    }, CHECKPOINT_MS);
+    this.checkpointTimer.unref();
   }
 
   /** Opens (or creates) the database at `file` (":memory:" for tests); refuses a foreign schema. */
@@ -292,6 +313,7 @@ export class StateStore implements IntentJournal {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.checkpointTimer);
     this.db.close();
   }
 
