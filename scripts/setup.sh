@@ -17,7 +17,10 @@ need_root() {
 }
 
 # Debian packages: the kernel tools, the CNI reference plugins, a real container runtime, iperf3.
-DEBS=(iproute2 nftables util-linux procps psmisc containerd runc containernetworking-plugins iperf3 gcc libc6-dev python3-venv)
+# iptables: Debian's portmap plugin (nft backend); socat, ping, curl: the lab's and the tests' traffic tools;
+# gcc, libc6-dev, binutils: the static pause image for containerd; python3-venv: LocalStack's virtualenv.
+DEBS=(iproute2 nftables iptables util-linux procps psmisc containerd runc containernetworking-plugins iperf3
+  socat iputils-ping curl gcc libc6-dev binutils python3-venv)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
