@@ -45,8 +45,9 @@ function interfaceCap(ctx: AwsContext): number {
 }
 
 /**
- * Creates, tags and attaches a new ENI. With subnet discovery on and the node's own subnet asked for, the
- * discovered subnets are tried most-free first, moving on when one is full (reference 4.1).
+ * Creates, tags and attaches a new ENI in the subnet asked for. Without one (and with subnet discovery on),
+ * the discovered subnets are tried most-free first, moving on when one is full (reference 4.1); the
+ * daemon's core chooses the subnet itself (ipamd/actions.ts chooseSubnet), so it is not listed twice.
  */
 export async function attachInterface(
   ctx: AwsContext,
@@ -68,7 +69,7 @@ export async function attachInterface(
   if (deviceIndex < 1 || used.has(deviceIndex)) for (deviceIndex = 1; used.has(deviceIndex); deviceIndex++);
 
   const subnets =
-    ctx.subnetDiscovery && (!req.subnetId || req.subnetId === ctx.node.subnetId)
+    ctx.subnetDiscovery && !req.subnetId
       ? (await retryStep(ctx.clock, STEP_RETRY, discover)).map((s) => s.id)
       : [req.subnetId || ctx.node.subnetId];
   if (subnets.length === 0) subnets.push(ctx.node.subnetId);
