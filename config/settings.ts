@@ -177,6 +177,11 @@ const envSchema = z.object({
   TIDEPOOL_SIM_INSTANCE_ID: str(''),
   TIDEPOOL_MANAGE_HOST_NETWORK: bool(true),
   TIDEPOOL_PRIMARY_INTERFACE: str(''),
+  // Release allocations whose host veth is gone (a DEL that ran while the daemon was down); auto follows
+  // TIDEPOOL_MANAGE_HOST_NETWORK. The audit period and grace are test/tuning knobs.
+  TIDEPOOL_RELEASE_ORPHANS: oneOf('auto', ['auto', 'true', 'false'] as const),
+  TIDEPOOL_ORPHAN_AUDIT_MS: int(60_000, 100, 86_400_000, 'a number of milliseconds'),
+  TIDEPOOL_ORPHAN_GRACE_MS: int(60_000, 0, 86_400_000, 'a number of milliseconds'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -206,6 +211,11 @@ export interface Settings {
     manageHostNetwork: boolean;
     /** Host interface name of the primary interface; empty = find it by the cloud's MAC. */
     primaryInterface: string;
+    /** Release allocations whose host veth is gone (TIDEPOOL_RELEASE_ORPHANS, auto resolved). */
+    releaseOrphans: boolean;
+    /** Period of the host veth audit, and the age an allocation needs before the audit may release it. */
+    orphanAuditMs: number;
+    orphanGraceMs: number;
   };
   cloud: {
     provider: 'sim' | 'aws' | 'azure';
@@ -298,6 +308,12 @@ export function loadSettings(env: Env = process.env): Settings {
       connmark: Number(e.AWS_VPC_K8S_CNI_CONNMARK),
       manageHostNetwork: e.TIDEPOOL_MANAGE_HOST_NETWORK,
       primaryInterface: e.TIDEPOOL_PRIMARY_INTERFACE,
+      releaseOrphans:
+        e.TIDEPOOL_RELEASE_ORPHANS === 'auto'
+          ? e.TIDEPOOL_MANAGE_HOST_NETWORK
+          : e.TIDEPOOL_RELEASE_ORPHANS === 'true',
+      orphanAuditMs: e.TIDEPOOL_ORPHAN_AUDIT_MS,
+      orphanGraceMs: e.TIDEPOOL_ORPHAN_GRACE_MS,
     },
     cloud: {
       provider: e.TIDEPOOL_PROVIDER,

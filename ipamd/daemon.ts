@@ -8,6 +8,7 @@ import type { CloudInterface, Provider } from '../providers/types.js';
 import { IpamCore } from './core.js';
 import { listenHttp, type HttpEndpoint } from './http-listen.js';
 import { introspectionHandler } from './introspection.js';
+import { createOrphanAudit, registerOrphanMetric } from './orphans.js';
 import type { Logger } from './log.js';
 import { DeferredObserver, Metrics } from './metrics.js';
 import { createProvider } from './providers.js';
@@ -83,6 +84,14 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();
   ready.catch(() => undefined);
+  // Releases allocations whose host veth is gone (a DEL while the daemon was down); the store is loaded.
+  const orphans = settings.network.releaseOrphans
+    ? await createOrphanAudit({
+        network: settings.network,
+        core,
+        log: logger.child({ component: 'orphans' }),
+      })
+    : null;
 
   const server = new IpamServer({
     ipam: core,
@@ -100,9 +109,11 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     // Metrics after the gRPC socket: loading prom-client must not delay serving.
     const metrics = await Metrics.create();
     metrics.bind(core);
+    if (orphans) await registerOrphanMetric(metrics.registry, orphans);
     observer.attach(metrics);
     if (d.metricsAddr) metricsEp = await listenHttp(d.metricsAddr, metrics.handler);
   } catch (err) {
+    await orphans?.stop();
     await server.shutdown(0);
     await introspection?.close();
     await core.stop();
@@ -118,6 +129,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     },
     'serving',
   );
+  orphans?.start(); // after serving: the first audit's `ip` process must not delay the socket
 
   let stopping: Promise<void> | undefined;
   return {
@@ -131,7 +143,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
         // Stop accepting, let calls in flight finish (a parked Allocate included), then close the rest.
         const { forced } = await server.shutdown(graceMs);
         if (forced) logger.warn({ graceMs }, 'calls still in flight after the grace period were cancelled');
-        await Promise.all([introspection?.close(), metricsEp?.close()]);
+        await Promise.all([introspection?.close(), metricsEp?.close(), orphans?.stop()]);
         await core.stop();
         await provider.close?.();
       })()),
