@@ -24,7 +24,8 @@ import { DaemonClient } from '../../cni/client.js';
 import { TestNode } from '../helpers/daemon.js';
 
 const CLIENTS = 50;
-const PACED_RATE = 10; // Allocate→Release cycles per second per client: 500 Allocates/s in all
+// Allocate→Release cycles per second per client: 500 Allocates/s in all (DAEMON_BENCH_RATE overrides it).
+const PACED_RATE = Number(process.env.DAEMON_BENCH_RATE ?? 10);
 const PACED_SECONDS = 8;
 const PER_CLIENT = 4; // allocations held per client per closed-loop round: 200 at once, under the warm pool
 const ROUNDS = 15;
