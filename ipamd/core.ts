@@ -228,7 +228,10 @@ export class IpamCore implements Ipam {
       throw new ShuttingDownError('the daemon has stopped; the release is reconciled on restart');
     const now = this.clock.now();
     // A DEL while the ADD still waits for the pool: the ADD is abandoned, nothing is left allocated.
-    this.parked.cancel(key, new PoolWaitTimeoutError(`released (${reason}) while waiting for an address`));
+    this.parked.cancel(
+      key,
+      () => new PoolWaitTimeoutError(`released (${reason}) while waiting for an address`),
+    );
     const stored = this.pool.release(key, now + this.settings.pool.cooldownMs);
     if (!stored) return null;
     this.log.debug({ address: stored.address, reason, containerId: key.containerId }, 'released');

@@ -78,9 +78,10 @@ export class ParkingLot {
   }
 
   /** Fails the request waiting under `key`, if any. */
-  cancel(key: AllocationKey, err: Error): void {
+  /** Fails the parked request of `key`, if any; the error is built only then (Release calls this every time). */
+  cancel(key: AllocationKey, err: () => Error): void {
     const p = this.parked.get(keyString(key));
-    if (p) this.fail(p, err);
+    if (p) this.fail(p, err());
   }
 
   cancelAll(err: Error): void {
