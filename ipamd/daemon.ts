@@ -9,6 +9,7 @@ import { IpamCore } from './core.js';
 import { listenHttp, type HttpEndpoint } from './http-listen.js';
 import { introspectionHandler } from './introspection.js';
 import { createOrphanAudit, registerOrphanMetric } from './orphans.js';
+import { LeakSweeper } from './sweeper.js';
 import type { Logger } from './log.js';
 import { DeferredObserver, Metrics } from './metrics.js';
 import { createProvider } from './providers.js';
@@ -93,6 +94,16 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
       })
     : null;
 
+  // Interfaces that escaped the intent journal: deleted when unattached, tagged for us and old enough.
+  const sweeper = settings.cloud.leakedEniCleanup
+    ? new LeakSweeper({
+        provider,
+        budget: core.budget,
+        clock: core.clock,
+        log: logger.child({ component: 'sweeper' }),
+      })
+    : null;
+
   const server = new IpamServer({
     ipam: core,
     logger: logger.child({ component: 'grpc' }),
@@ -130,6 +141,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     'serving',
   );
   orphans?.start(); // after serving: the first audit's `ip` process must not delay the socket
+  sweeper?.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -143,7 +155,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
         // Stop accepting, let calls in flight finish (a parked Allocate included), then close the rest.
         const { forced } = await server.shutdown(graceMs);
         if (forced) logger.warn({ graceMs }, 'calls still in flight after the grace period were cancelled');
-        await Promise.all([introspection?.close(), metricsEp?.close(), orphans?.stop()]);
+        await Promise.all([introspection?.close(), metricsEp?.close(), orphans?.stop(), sweeper?.stop()]);
         await core.stop();
         await provider.close?.();
       })()),

@@ -170,6 +170,9 @@ export class Reconciler {
 
   private async loop(): Promise<void> {
     const tickMs = this.o.tickMs ?? 5_000;
+    // Pre-scaling at boot, as the incumbent's nodeInit does: the first round runs as soon as the node is
+    // known, not one tick later, so a new node has its warm pool before its first pods arrive.
+    if (this.policy !== 'incumbent') this.kicked = true;
     while (!this.stopping) {
       if (this.policy === 'incumbent') {
         await this.sleep(tickMs / 2);
