@@ -14,6 +14,8 @@ import { binDir } from '../lab/paths.js';
 import { podAdd, podDel } from '../lab/pod.js';
 import { simLabCloud, simRequest, simSocket } from '../lab/sim-cloud.js';
 import { labUp } from '../lab/up.js';
+import { localstackLabCloud } from '../localstack/lab-cloud.js';
+import { daemonCloudCalls } from './daemon-calls.js';
 import { run } from './exec.js';
 import type { DemoLab, LabUpOptions, PodInfo, PoolSnapshot } from './lab-port.js';
 
@@ -29,10 +31,19 @@ export interface LabHandle extends DemoLab {
 }
 
 /** Brings up a lab with the prefix `tp-demo-<runId>-`; on failure removes whatever it had made. */
-export async function bringUpLab(o: LabUpOptions & { env?: Record<string, string> }): Promise<LabHandle> {
-  if (o.provider !== 'sim')
+export async function bringUpLab(
+  o: LabUpOptions & {
+    env?: Record<string, string>;
+    /** Told, before anything is made, how to remove what is made so far (a Ctrl-C during lab up). */
+    onStarted?: (downSoFar: () => Promise<void>) => void;
+  },
+): Promise<LabHandle> {
+  // LocalStack runs inside the lab (its vpc namespace), started by labUp and stopped by labDown; the
+  // demo only needs it installed.
+  if (o.provider === 'localstack' && !existsSync(localstackPython()))
     throw new LabUnavailableError(
-      'the localstack provider is not available in the lab of this build (only the embedded cloud, --provider sim)',
+      `--provider localstack needs LocalStack, not installed at ${localstackPython()}: ` +
+        'run scripts/setup.sh (or bash localstack/install.sh)',
     );
   const prefix = `tp-demo-${o.runId}-`;
   const stateDir = defaultStateDir(prefix);
@@ -40,14 +51,19 @@ export async function bringUpLab(o: LabUpOptions & { env?: Record<string, string
     nodes: o.nodes,
     instanceType: o.instanceType,
     policy: o.policy,
-    provider: 'sim',
+    provider: o.provider,
     env: o.env ?? {},
     // The sim with the EC2 latencies of cloud-api-figures.md section 7 (the lab's default has none).
-    cloudArgs: ['--latency=realistic'],
+    // LocalStack takes no arguments: its latency is its own.
+    cloudArgs: o.provider === 'sim' ? ['--latency=realistic'] : [],
   });
+  const cloud = o.provider === 'sim' ? simLabCloud(m) : localstackLabCloud(m);
   const fabricArgv = [...labCommand(), '_fabric', '--prefix', prefix, '--state-dir', stateDir];
+  o.onStarted?.(async () => {
+    await labDown(m, () => {});
+  });
   try {
-    await labUp({ m, cloud: simLabCloud(m), fabricArgv, log: (l) => o.log(`  lab: ${l}`) });
+    await labUp({ m, cloud, fabricArgv, log: (l) => o.log(`  lab: ${l}`) });
   } catch (err) {
     // The lab's logs go with the lab: keep the tail of the one the error points at.
     const logFile = /\(see (\/[^)\s]+)\)/.exec((err as Error).message)?.[1];
@@ -76,6 +92,13 @@ function labCommand(): string[] {
   return [process.execPath, ...process.execArgv, resolve(dirname(here), '..', 'lab', 'main.ts')];
 }
 
+/** The LocalStack the lab runs (localstack/install.sh puts it into the repository's localstack/.venv). */
+function localstackPython(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'localstack', 'install.sh')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'localstack', '.venv', 'bin', 'python');
+}
+
 function handle(m: Manifest): LabHandle {
   const clients = new Map(m.nodes.map((n) => [n.name, new DaemonClient(n.socket)]));
   const podNs = (name: string) => m.pods.find((p) => p.name === name)?.netns;
@@ -83,6 +106,7 @@ function handle(m: Manifest): LabHandle {
   return {
     manifest: m,
     nodes: m.nodes.map((n) => n.name),
+    cloudName: m.options.provider === 'sim' ? 'sim' : 'LocalStack',
     prefix: m.prefix,
     stateDir: m.stateDir,
     async addPod(node: string, name: string): Promise<PodInfo> {
@@ -107,7 +131,8 @@ function handle(m: Manifest): LabHandle {
       };
     },
     async cloudCalls(): Promise<Record<string, number>> {
-      return simCallCounts(m);
+      if (m.options.provider === 'sim') return simCallCounts(m);
+      return daemonCloudCalls(m.nodes.map((n) => n.netns));
     },
     async ping(fromPod: string, address: string): Promise<boolean> {
       const ns = podNs(fromPod);

@@ -27,7 +27,12 @@ export interface DemoLab {
   addPod(node: string, name: string): Promise<PodInfo>;
   delPod(node: string, name: string): Promise<void>;
   pool(node: string): Promise<PoolSnapshot>;
-  /** EC2 calls the cloud has served since the lab came up, by action. */
+  /** 'sim' (the embedded cloud) or 'LocalStack'. */
+  readonly cloudName: string;
+  /**
+   * EC2 calls since the lab came up, by action: all the sim served; on LocalStack, those the daemons
+   * made (it counts none itself). Rejects when they cannot be read.
+   */
   cloudCalls(): Promise<Record<string, number>>;
   /** Pings `address` once from inside pod `fromPod`; true when it answered. */
   ping(fromPod: string, address: string): Promise<boolean>;

@@ -11,12 +11,14 @@ export function quantile(values: number[], q: number): number {
 export function summaryLines(
   r: ScenarioResult,
   pools: Map<string, PoolSnapshot>,
-  calls: Record<string, number>,
+  calls: Record<string, number> | null,
   elapsedMs: number,
+  /** What `calls` counts, after the total (e.g. "by the daemons to LocalStack"); empty for the sim. */
+  callsScope = '',
 ): string[] {
   const nodes = [...pools.keys()];
-  const totalCalls = Object.values(calls).reduce((a, b) => a + b, 0);
-  const byAction = Object.entries(calls)
+  const totalCalls = Object.values(calls ?? {}).reduce((a, b) => a + b, 0);
+  const byAction = Object.entries(calls ?? {})
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
     .map(([a, n]) => `${a} ${n}`)
@@ -33,7 +35,11 @@ export function summaryLines(
       `  ${node.padEnd(15)} ${p.assigned} addresses assigned, ${p.free} free, ${p.cooling} cooling; ` +
         `${p.total} held of ${p.capacity} on ${p.interfaces} interface${p.interfaces === 1 ? '' : 's'}`,
     );
-  lines.push(`  cloud calls     ${totalCalls}${byAction ? ` (${byAction})` : ''}`);
+  lines.push(
+    calls === null
+      ? `  cloud calls     n/a (could not be read${callsScope ? ` ${callsScope}` : ''})`
+      : `  cloud calls     ${totalCalls}${callsScope ? ` ${callsScope}` : ''}${byAction ? ` (${byAction})` : ''}`,
+  );
   lines.push(
     `  time to address p50 ${ms(quantile(r.addMs, 0.5))}, p99 ${ms(quantile(r.addMs, 0.99))}, ` +
       `max ${ms(Math.max(...r.addMs))} (CNI ADD through the real plugin, end to end)`,

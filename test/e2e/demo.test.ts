@@ -153,11 +153,34 @@ describe('npm run demo (tidepoolctl demo)', () => {
     expect(r.stderr).toMatch(/needs ip, nft, ping, nsenter, socat, not found on PATH: run scripts\/setup.sh/);
   });
 
-  test('the localstack provider says it is not available in this lab, with exit code 69', async () => {
-    const r = await demo(['--provider', 'localstack', '--pods', '2']);
-    expect(r.code).toBe(69);
-    expect(r.stderr).toContain('the localstack provider is not available in the lab of this build');
-  });
+  test(
+    "--provider localstack: daemons on the AWS provider against the lab's LocalStack, every pod addressed and reachable, nothing left",
+    async () => {
+      const before = await hostState();
+      const r = await demo(['--provider', 'localstack', '--pods', '4', '--plain']);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(r.stdout).toContain('cloud LocalStack (EC2 API), daemons on the AWS provider');
+      expect(r.stdout).toMatch(/pods +4 running on 2 nodes, \d+ ADDs succeeded, 0 failed/);
+      expect(r.stdout).toMatch(/reachable +4\/4 pods answered a ping from another node/);
+      // The daemons' own EC2 calls: at least one address assignment went to LocalStack.
+      expect(r.stdout).toMatch(
+        /cloud calls +\d+ by the daemons to LocalStack EC2 \(.*AssignPrivateIpAddresses \d+/,
+      );
+      const lab = labOf(r.stdout);
+      await expectNothingLeft(lab, before);
+      // LocalStack ran inside the lab (its state directory is in its command line): it is gone too.
+      expect(
+        processesMentioning('localstack.runtime.main').filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(lab.stateDir);
+          } catch {
+            return false;
+          }
+        }),
+      ).toEqual([]);
+    },
+    SLOW,
+  );
 
   test('bad options are refused with exit code 2 and the option named', async () => {
     const r = await demo(['--pods', 'many']);
