@@ -24,7 +24,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/ipamd/**', '**/providers/**', '@aws-sdk/*', '@azure/*', '@grpc/*'], message: 'the plugin stays lean: cni imports proto only' },
+            {
+              group: ['**/ipamd/**', '**/providers/**', '@aws-sdk/*', '@azure/*', '@grpc/*'],
+              message: 'the plugin stays lean: cni imports proto only',
+            },
           ],
         },
       ],
