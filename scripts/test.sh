@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run --silent build
 npx eslint . >/dev/null || { npx eslint .; exit 1; }
+npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 export GOBIN="$PWD/.cache/gobin"
 export PATH="$GOBIN:$PATH"
 NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"
