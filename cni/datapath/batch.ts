@@ -47,7 +47,10 @@ async function runChild(
   // Loaded on first use: commands that fail validation never pay for child_process.
   const { spawnSync } = await import('node:child_process');
   const r = spawnSync(argv[0], argv.slice(1), { input, maxBuffer: 64 << 20 });
-  if (r.error) throw new DatapathError(`cannot run ${argv[0]}: ${r.error.message}`);
+  // EPIPE: the child exited before reading its input (nsenter refusing a path that is not a network
+  // namespace). Its exit status and stderr say why; only a child that never ran is a failure to run.
+  const exited = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' && r.status !== null;
+  if (r.error && !exited) throw new DatapathError(`cannot run ${argv[0]}: ${r.error.message}`);
   return { code: r.status ?? 1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
