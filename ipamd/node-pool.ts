@@ -6,7 +6,7 @@ import { cidrAddresses, subnetGateway } from '../config/net.js';
 import type { Clock } from '../providers/clock.js';
 import type { CloudInterface } from '../providers/types.js';
 import type { PoolInterface, PoolState } from './pool/model.js';
-import type { StateStore, StoredAllocation } from './store/store.js';
+import type { StateStore, StoredAllocation, StoredInterface } from './store/store.js';
 import type { Allocation, AllocationKey, PodRef } from './types.js';
 
 export interface LiveAddress {
@@ -18,15 +18,8 @@ export interface LiveAddress {
   addedAt: number;
 }
 
-export interface LiveInterface {
-  id: string;
-  deviceNumber: number;
-  mac: string;
-  subnetId: string;
-  subnetCidr: string;
-  primaryAddress: string;
-  primary: boolean;
-  attachedAt: number;
+/** An interface as the store keeps it, plus its addresses and their states in memory. */
+export interface LiveInterface extends StoredInterface {
   addresses: Map<string, LiveAddress>;
   prefixes: Map<string, number>;
   /** Free addresses a pod may take (not cooling, not being released). */
@@ -314,16 +307,7 @@ export class NodePool {
   }
 }
 
-function newInterface(i: {
-  id: string;
-  deviceNumber: number;
-  mac: string;
-  subnetId: string;
-  subnetCidr: string;
-  primaryAddress: string;
-  primary: boolean;
-  attachedAt: number;
-}): LiveInterface {
+function newInterface(i: StoredInterface): LiveInterface {
   return {
     ...i,
     addresses: new Map(),
