@@ -57,8 +57,12 @@ test('the emulator answers AssignPrivateIpAddresses with every address of the EN
   const before = await secondariesOf(eni);
   const first = await provider.assignAddresses(eni, 2);
   const second = await provider.assignAddresses(eni, 3);
-  expect(first).toHaveLength(2);
-  expect(second).toHaveLength(3);
+  // Only new addresses come back: at most the count asked for. Fewer when moto drew a reserved or
+  // duplicate address, which the provider gives back instead of returning (the next test's gap).
+  expect(first.length).toBeGreaterThan(0);
+  expect(first.length).toBeLessThanOrEqual(2);
+  expect(second.length).toBeGreaterThan(0);
+  expect(second.length).toBeLessThanOrEqual(3);
   for (const a of [...first, ...second]) expect(before).not.toContain(a);
   expect(first.filter((a) => second.includes(a))).toEqual([]);
   expect(await secondariesOf(eni)).toEqual([...before, ...first, ...second].sort());
