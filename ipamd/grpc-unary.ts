@@ -1,11 +1,13 @@
-// A lean unary gRPC server on node:http2, in place of @grpc/grpc-js: the daemon serves only unary calls to
-// local clients, and grpc-js's generic machinery (filters, channelz, call objects, metadata) was half of the
-// daemon's CPU per call in a profile of the daemon bench. It speaks the gRPC-over-HTTP/2 wire protocol
+// A lean unary gRPC server on our own HTTP/2 (h2-server.ts), in place of @grpc/grpc-js: the daemon serves
+// only unary calls to local clients, and grpc-js's generic machinery (filters, channelz, call objects,
+// metadata) was half of the daemon's CPU per call in a profile of the daemon bench; node:http2 under it was
+// most of the rest, and of the garbage. It speaks the gRPC-over-HTTP/2 wire protocol
 // (github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md): a POST to /<service>/<method> with content-type
 // application/grpc[+proto], one message prefixed by a compressed flag and a 4-byte length; the answer is
 // :status 200 + content-type, the message, then the trailers grpc-status and grpc-message (percent-encoded).
 // Errors are trailers-only responses. grpc-timeout is honoured; compression is not offered.
-import * as http2 from 'node:http2';
+import { H2Server, type H2Stream } from './h2-server.js';
+import { hpackEncode } from '../proto/hpack.js';
 
 /** The gRPC status codes this server answers with. */
 export const Code = {
@@ -63,115 +65,91 @@ export function parseTimeout(value: string | undefined): number | null {
   return m ? Number(m[1]) * TIMEOUT_UNIT_MS[m[2]] : null;
 }
 
+/** The header blocks of every successful answer, encoded once. */
+const OK_HEADERS = hpackEncode([
+  [':status', '200'],
+  ['content-type', 'application/grpc'],
+]);
+const OK_TRAILERS = hpackEncode([
+  ['grpc-status', '0'],
+  ['grpc-message', ''],
+]);
+
 export class UnaryGrpcServer {
-  private readonly server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly server: H2Server;
 
   constructor(private readonly opts: UnaryServerOptions) {
-    this.server.on('session', (s) => {
-      this.sessions.add(s);
-      s.on('close', () => this.sessions.delete(s));
-      s.on('error', () => undefined); // a client that vanished: its streams close with it
-    });
-    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
+    this.server = new H2Server({ maxBody: MAX_MESSAGE + 5, onStream: (stream) => this.onStream(stream) });
   }
 
   listen(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(path, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    return this.server.listen(path);
   }
 
   /**
    * Stops accepting connections, sends GOAWAY on the open ones so calls in flight finish and no new one
    * starts, and destroys what is still open after graceMs.
    */
-  async shutdown(graceMs: number): Promise<{ forced: boolean }> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sessions) s.close();
-    let timer: NodeJS.Timeout | undefined;
-    const forced = await Promise.race([
-      closed.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (forced) {
-      for (const s of this.sessions) s.destroy();
-      await closed;
-    }
-    return { forced };
+  shutdown(graceMs: number): Promise<{ forced: boolean }> {
+    return this.server.shutdown(graceMs);
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  private onStream(stream: H2Stream): void {
     const started = performance.now();
-    const path = headers[':path'] ?? '';
-    stream.on('error', () => undefined); // reset by the client: nothing left to answer
+    const headers = stream.headers;
+    const path = headers.get(':path') ?? '';
     let done = false;
+    let timer: NodeJS.Timeout | undefined;
     const finish = (code: number, message: string, body?: Uint8Array) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       this.opts.onCall?.(path, code, performance.now() - started);
-      if (stream.destroyed || stream.closed) return;
+      if (stream.closed) return;
       if (body) {
         const frame = Buffer.allocUnsafe(5 + body.length);
         frame[0] = 0;
         frame.writeUInt32BE(body.length, 1);
         frame.set(body, 5);
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': '' }));
-        stream.end(frame);
+        stream.respond(OK_HEADERS, frame, OK_TRAILERS);
       } else {
         // Trailers-only: the status travels in the one HEADERS frame that ends the stream.
-        stream.respond(
-          {
-            ':status': 200,
-            'content-type': 'application/grpc',
-            'grpc-status': String(code),
-            'grpc-message': percentEncode(message),
-          },
-          { endStream: true },
-        );
+        stream.respondHeadersOnly([
+          [':status', '200'],
+          ['content-type', 'application/grpc'],
+          ['grpc-status', String(code)],
+          ['grpc-message', percentEncode(message)],
+        ]);
       }
     };
-    let timer: NodeJS.Timeout | undefined;
+    stream.onAbort = () => clearTimeout(timer); // reset by the client: nothing left to answer
 
-    if (headers[':method'] !== 'POST') {
+    if (headers.get(':method') !== 'POST') {
       done = true;
-      stream.respond({ ':status': 405, allow: 'POST' }, { endStream: true });
+      stream.respondHeadersOnly([
+        [':status', '405'],
+        ['allow', 'POST'],
+      ]);
       return;
     }
-    const type = headers['content-type'] ?? '';
+    const type = headers.get('content-type') ?? '';
     if (!/^application\/grpc(\+proto)?(;|$)/.test(type)) {
       done = true;
-      stream.respond({ ':status': 415 }, { endStream: true });
+      stream.respondHeadersOnly([[':status', '415']]);
       return;
     }
     const handler = this.opts.routes.get(path);
     if (!handler) return finish(Code.UNIMPLEMENTED, `unknown method ${path}`);
-    const encoding = headers['grpc-encoding'];
+    const encoding = headers.get('grpc-encoding');
     if (encoding !== undefined && encoding !== 'identity')
-      return finish(Code.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not supported (identity only)`);
-    const timeoutMs = parseTimeout(headers['grpc-timeout'] as string | undefined);
+      return finish(Code.UNIMPLEMENTED, `grpc-encoding ${encoding} is not supported (identity only)`);
+    const timeoutMs = parseTimeout(headers.get('grpc-timeout'));
     if (timeoutMs !== null)
       timer = setTimeout(() => finish(Code.DEADLINE_EXCEEDED, 'deadline exceeded'), Math.max(0, timeoutMs));
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_MESSAGE + 5) {
-        finish(Code.RESOURCE_EXHAUSTED, `request larger than ${MAX_MESSAGE} bytes`);
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      } else chunks.push(chunk);
-    });
-    stream.on('end', () => {
+    stream.onOverflow = () => finish(Code.RESOURCE_EXHAUSTED, `request larger than ${MAX_MESSAGE} bytes`);
+    stream.onEnd = (data) => {
       if (done) return;
-      const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       if (data.length < 5 || data.readUInt32BE(1) !== data.length - 5)
         return finish(Code.INTERNAL, `a unary request must carry exactly one message (${data.length} bytes)`);
       if (data[0] !== 0)
@@ -186,6 +164,6 @@ export class UnaryGrpcServer {
           finish(code, message);
         },
       );
-    });
+    };
   }
 }

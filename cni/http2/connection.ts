@@ -4,24 +4,19 @@
 // plugin ~20 ms of CPU at every pod ADD. Request bodies are tiny, so flow control only ever grants the
 // server more window.
 import type { Socket } from 'node:net';
-import { HpackDecoder, hpackEncode } from './hpack.js';
+import {
+  Flag,
+  FrameType as Type,
+  frame,
+  H2Error,
+  PREFACE,
+  Setting,
+  u32,
+  unpad,
+} from '../../proto/h2-frame.js';
+import { HpackDecoder, hpackEncode } from '../../proto/hpack.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const Type = {
-  Data: 0,
-  Headers: 1,
-  RstStream: 3,
-  Settings: 4,
-  Ping: 6,
-  Goaway: 7,
-  WindowUpdate: 8,
-  Continuation: 9,
-} as const;
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
+const { EndStream: END_STREAM, Ack: ACK, EndHeaders: END_HEADERS, Priority: PRIORITY } = Flag;
 /** We grant the server a large window once, so that no response ever waits for a WINDOW_UPDATE. */
 const WINDOW = 1 << 30;
 
@@ -48,16 +43,6 @@ interface Stream {
   reject: (e: Error) => void;
 }
 
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.allocUnsafe(9 + payload.length);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  payload.copy(h, 9);
-  return h;
-}
-
 export class Http2Connection {
   private readonly decoder = new HpackDecoder();
   private readonly streams = new Map<number, Stream>();
@@ -68,14 +53,16 @@ export class Http2Connection {
 
   constructor(private readonly socket: Socket) {
     const settings = Buffer.alloc(12);
-    settings.writeUInt16BE(0x2, 0); // ENABLE_PUSH = 0
+    settings.writeUInt16BE(Setting.EnablePush, 0);
     settings.writeUInt32BE(0, 2);
-    settings.writeUInt16BE(0x4, 6); // INITIAL_WINDOW_SIZE
+    settings.writeUInt16BE(Setting.InitialWindowSize, 6);
     settings.writeUInt32BE(WINDOW, 8);
-    const update = Buffer.alloc(4);
-    update.writeUInt32BE(WINDOW - 65535, 0);
     socket.write(
-      Buffer.concat([PREFACE, frame(Type.Settings, 0, 0, settings), frame(Type.WindowUpdate, 0, 0, update)]),
+      Buffer.concat([
+        PREFACE,
+        frame(Type.Settings, 0, 0, settings),
+        frame(Type.WindowUpdate, 0, 0, u32(WINDOW - 65535)),
+      ]),
     );
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) =>
@@ -103,9 +90,7 @@ export class Http2Connection {
   /** Abandons a stream (deadline): RST_STREAM CANCEL, its promise rejected by the caller. */
   cancel(id: number): void {
     if (!this.streams.delete(id) || this.failure) return;
-    const code = Buffer.alloc(4);
-    code.writeUInt32BE(0x8, 0);
-    this.socket.write(frame(Type.RstStream, 0, id, code));
+    this.socket.write(frame(Type.RstStream, 0, id, u32(H2Error.Cancel)));
   }
 
   close(): void {
@@ -207,11 +192,4 @@ export class Http2Connection {
       trailers: s.trailers ?? s.headers ?? new Map(),
     });
   }
-}
-
-function unpad(payload: Buffer, flags: number): Buffer {
-  if (!(flags & PADDED)) return payload;
-  const pad = payload[0];
-  if (pad >= payload.length) throw new Error('bad padding');
-  return payload.subarray(1, payload.length - pad);
 }

@@ -10,20 +10,22 @@
 // Every allocation and release is one transaction; statements are prepared once. Calls are synchronous,
 // so an allocation cannot interleave with another in the daemon's single thread.
 //
-// locking_mode=EXCLUSIVE: the daemon holds the database alone (no lock system calls per transaction, no
-// shared-memory index), and a second daemon pointed at the same state directory is refused instead of
-// writing beside the first. The kernel drops the lock when the process dies, so a restart after
-// kill -9 opens it at once.
+// One daemon per state directory: the daemon holds an exclusive lock on a companion file (<db>.lock, a
+// SQLite database opened with locking_mode=EXCLUSIVE and written once) for as long as it runs, and a second
+// daemon pointed at the same directory is refused instead of writing beside the first. The kernel drops the
+// lock when the process dies, so a restart after kill -9 takes it at once. The database itself is opened in
+// the normal locking mode, so that a second connection of our own can checkpoint it.
 //
 // Checkpoints: SQLite's automatic checkpoint (every 1000 WAL pages) ran inside whichever commit crossed the
-// mark, copying the pages back and fsyncing the database on an ADD's path: half of the store's time per call
-// in a profile. A timer checkpoints instead (PASSIVE, every CHECKPOINT_MS), between calls, once for pages
-// that many commits rewrote; the automatic checkpoint stays as a backstop at a larger WAL. Durability is
-// unchanged: a commit is in the WAL before the call returns, and a restart replays the WAL.
+// mark, copying the pages back and fsyncing the database on an ADD's path. A worker thread checkpoints
+// instead (checkpointer.ts: PASSIVE, every CHECKPOINT_MS, its fsyncs off the event loop); the automatic
+// checkpoint stays as a backstop at a larger WAL. Durability is unchanged: a commit is in the WAL before the
+// call returns, and a restart replays the WAL.
 
 import Database from 'better-sqlite3';
 import type { IntentJournal, OpenIntent } from '../../providers/types.js';
 import type { AllocationKey, PodRef } from '../types.js';
+import { Checkpointer } from './checkpointer.js';
 import { SCHEMA_NAME, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
 
@@ -98,19 +100,23 @@ export class StateStore implements IntentJournal {
   // a visible share of the store's time per Allocate in a profile.
   private readonly allocateTx: (a: StoredAllocation) => void;
   private readonly releaseTx: (key: AllocationKey, coolingUntil: number) => StoredAllocation | null;
-  private readonly checkpointTimer: NodeJS.Timeout;
+  private readonly lock: Database.Database | null;
+  private readonly checkpointer: Checkpointer;
+  private readonly checkpointStart: NodeJS.Timeout;
 
   private constructor(
     readonly file: string,
     private readonly now: () => number,
     busyTimeoutMs: number,
+    checkpointMs: number,
   ) {
+    this.lock = file === ':memory:' ? null : holdLock(file, busyTimeoutMs);
     try {
       this.db = new Database(file);
       this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
     } catch (err) {
+      this.lock?.close();
       if ((err as { code?: string }).code === 'SQLITE_BUSY') throw inUse(file);
       throw new StoreSchemaError(
         `state database ${file} cannot be opened as SQLite (${(err as Error).message}); ` +
@@ -124,6 +130,7 @@ export class StateStore implements IntentJournal {
       this.checkOrCreateSchema();
     } catch (err) {
       this.db.close();
+      this.lock?.close();
       if ((err as { code?: string }).code === 'SQLITE_BUSY') throw inUse(file);
       throw err;
     }
@@ -153,20 +160,20 @@ export class StateStore implements IntentJournal {
       this.st.markCooling.run(coolingUntil, alloc.address);
       return alloc;
     });
-    const checkpoint = this.db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-    this.checkpointTimer = setInterval(() => {
-      try {
-        checkpoint.get();
-      } catch {
-        // A checkpoint that fails leaves the WAL as it was: the next tick or the backstop retries.
-      }
-    }, CHECKPOINT_MS);
-    this.checkpointTimer.unref();
+    // The worker starts with the first checkpoint: a store opened and closed within that time (a tool, a
+    // test) never pays for a thread.
+    this.checkpointer = new Checkpointer(this.db, file, checkpointMs);
+    this.checkpointStart = setTimeout(() => this.checkpointer.start(), checkpointMs);
+    this.checkpointStart.unref();
   }
 
   /** Opens (or creates) the database at `file` (":memory:" for tests); refuses a foreign schema. */
-  static open(file: string, now: () => number = Date.now, opts: { busyTimeoutMs?: number } = {}): StateStore {
-    return new StateStore(file, now, opts.busyTimeoutMs ?? 5_000);
+  static open(
+    file: string,
+    now: () => number = Date.now,
+    opts: { busyTimeoutMs?: number; checkpointMs?: number } = {},
+  ): StateStore {
+    return new StateStore(file, now, opts.busyTimeoutMs ?? 5_000, opts.checkpointMs ?? CHECKPOINT_MS);
   }
 
   private checkOrCreateSchema(): void {
@@ -319,8 +326,15 @@ export class StateStore implements IntentJournal {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.checkpointTimer);
+    clearTimeout(this.checkpointStart);
+    this.checkpointer.stop();
     this.db.close();
+    this.lock?.close();
+  }
+
+  /** How the WAL is checkpointed: by the worker thread, or (when it could not start) on the daemon's thread. */
+  get checkpointsInProcess(): boolean {
+    return this.checkpointer.inProcess;
   }
 
   get isOpen(): boolean {
@@ -333,6 +347,24 @@ export class StoreInUseError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StoreInUseError';
+  }
+}
+
+/**
+ * Takes the exclusive lock of `<file>.lock` and keeps it (locking_mode=EXCLUSIVE keeps the locks a
+ * connection has taken until it closes): a second daemon on the same state directory fails here.
+ */
+function holdLock(file: string, busyTimeoutMs: number): Database.Database {
+  const lock = new Database(`${file}.lock`);
+  try {
+    lock.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT');
+    return lock;
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw inUse(file);
+    throw err;
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -145,5 +145,37 @@ describe('state store', () => {
     const second = StateStore.open(file, clock, { busyTimeoutMs: 0 });
     expect(second.load().addresses).toHaveLength(2);
     second.close();
+  });
+
+  test('a worker thread checkpoints the WAL into the database file while the daemon goes on committing', async () => {
+    const file = join(dir, 'state.db');
+    const s = StateStore.open(file, clock, { checkpointMs: 100 });
+    s.putInterface({
+      id: 'eni-0',
+      deviceNumber: 0,
+      mac: '02:00:00:00:00:01',
+      subnetId: 'subnet-a',
+      subnetCidr: '10.0.0.0/16',
+      primaryAddress: '10.0.0.5',
+      primary: true,
+      attachedAt: 0,
+    });
+    const addresses = Array.from({ length: 2000 }, (_, i) => `10.0.${8 + (i >> 8)}.${i & 255}`);
+    s.addAddresses('eni-0', addresses);
+    // Until a checkpoint, new pages live only in the WAL: the database file keeps its size.
+    const before = statSync(file).size;
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(64 * 1024);
+    const deadline = Date.now() + 10_000;
+    while (statSync(file).size === before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(statSync(file).size).toBeGreaterThan(before);
+    expect(s.checkpointsInProcess).toBe(false); // done by the worker, not on this thread
+    // Commits go on while the worker holds its own connection, and a reopen sees all of them.
+    s.allocate({ key: key('c1'), pod, address: addresses[1999], interfaceId: 'eni-0', allocatedAt: now });
+    s.close();
+    const again = StateStore.open(file, clock);
+    expect(again.load().addresses).toHaveLength(2000);
+    expect(again.load().allocations).toHaveLength(1);
+    again.close();
   });
 });

@@ -1,6 +1,7 @@
-// HPACK (RFC 7541) for the plugin's HTTP/2 client: a complete decoder (static and dynamic table, Huffman
-// strings, table size updates) because the server's encoder uses all of it, and the smallest encoder
-// (indexed static entries and literals without indexing), which never touches the server's dynamic table.
+// HPACK (RFC 7541) for both ends of our HTTP/2, the plugin's client and the daemon's server: a complete
+// decoder (static and dynamic table, Huffman strings, table size updates), because a peer's encoder may use
+// all of it, and the smallest encoder (indexed static entries and literals without indexing), which never
+// touches the peer's dynamic table.
 
 /** RFC 7541 Appendix A. */
 const STATIC: [string, string][] = [
