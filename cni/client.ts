@@ -6,6 +6,7 @@
 import { decode, encode } from '../proto/codec.js';
 import { HEALTH_SERVICE, methods, schemas, SERVICE, type MethodName } from '../proto/messages.js';
 import type * as msg from '../proto/messages.js';
+import { hpackEncode } from '../proto/hpack.js';
 import { ConnectionError, Http2Connection, type Response } from './http2/connection.js';
 
 /** The daemon answered with a non-OK gRPC status. */
@@ -51,6 +52,8 @@ interface Requests {
 
 export class DaemonClient {
   private connection: Http2Connection | null = null;
+  /** Request header blocks by path and deadline: a long-lived client encodes each once. */
+  private readonly headerBlocks = new Map<string, Buffer>();
 
   constructor(readonly socketPath: string) {}
 
@@ -88,8 +91,10 @@ export class DaemonClient {
     frame[0] = 0; // not compressed
     frame.writeUInt32BE(message.length, 1);
     frame.set(message, 5);
-    const { id, response } = connection.request(
-      [
+    const blockKey = `${path} ${deadlineMs}`;
+    let block = this.headerBlocks.get(blockKey);
+    if (!block) {
+      block = hpackEncode([
         [':method', 'POST'],
         [':scheme', 'http'],
         [':path', path],
@@ -97,9 +102,10 @@ export class DaemonClient {
         ['content-type', 'application/grpc'],
         ['te', 'trailers'],
         ['grpc-timeout', `${deadlineMs}m`],
-      ],
-      frame,
-    );
+      ]);
+      this.headerBlocks.set(blockKey, block);
+    }
+    const { id, response } = connection.request(block, frame);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

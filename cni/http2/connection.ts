@@ -71,7 +71,11 @@ export class Http2Connection {
     socket.on('close', () => this.fail(new ConnectionError('connection closed')));
   }
 
-  request(headers: [string, string][], body: Buffer): { id: number; response: Promise<Response> } {
+  /**
+   * Starts a request. `headers` is a list of headers or a header block already encoded by hpackEncode (which
+   * uses no dynamic table, so a block can be encoded once and sent on any connection).
+   */
+  request(headers: [string, string][] | Buffer, body: Buffer): { id: number; response: Promise<Response> } {
     const id = this.nextId;
     this.nextId += 2;
     const response = new Promise<Response>((resolve, reject) => {
@@ -79,7 +83,7 @@ export class Http2Connection {
       this.streams.set(id, { headers: null, trailers: null, data: [], resolve, reject });
       this.socket.write(
         Buffer.concat([
-          frame(Type.Headers, END_HEADERS, id, hpackEncode(headers)),
+          frame(Type.Headers, END_HEADERS, id, Buffer.isBuffer(headers) ? headers : hpackEncode(headers)),
           frame(Type.Data, END_STREAM, id, body),
         ]),
       );
