@@ -51,7 +51,7 @@ interface Requests {
 }
 
 export class DaemonClient {
-  private connection: Http2Connection | null = null;
+  private connection: Promise<Http2Connection> | null = null;
   /** Request header blocks by path and deadline: a long-lived client encodes each once. */
   private readonly headerBlocks = new Map<string, Buffer>();
 
@@ -73,15 +73,12 @@ export class DaemonClient {
   }
 
   close(): void {
-    this.connection?.close();
+    void this.connection?.then((c) => c.close());
     this.connection = null;
   }
 
-  private async connect(): Promise<Http2Connection> {
-    if (this.connection) return this.connection;
-    // Loaded on first use: VERSION and most bad-input answers never pay for net.
-    const net = await import('node:net');
-    this.connection = new Http2Connection(net.connect(this.socketPath));
+  private connect(): Promise<Http2Connection> {
+    this.connection ??= Http2Connection.open(this.socketPath);
     return this.connection;
   }
 

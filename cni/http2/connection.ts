@@ -3,7 +3,6 @@
 // answered, GOAWAY and RST_STREAM honoured. It replaces node:http2, whose 85 internal modules cost the
 // plugin ~20 ms of CPU at every pod ADD. Request bodies are tiny, so flow control only ever grants the
 // server more window.
-import type { Socket } from 'node:net';
 import {
   Flag,
   FrameType as Type,
@@ -15,6 +14,7 @@ import {
   unpad,
 } from '../../proto/h2-frame.js';
 import { HpackDecoder, hpackEncode } from '../../proto/hpack.js';
+import { connectUnix, type ByteStream } from '../sys/unix-socket.js';
 
 const { EndStream: END_STREAM, Ack: ACK, EndHeaders: END_HEADERS, Priority: PRIORITY } = Flag;
 /** We grant the server a large window once, so that no response ever waits for a WINDOW_UPDATE. */
@@ -51,24 +51,30 @@ export class Http2Connection {
   private headerBlock: { stream: number; flags: number; parts: Buffer[] } | null = null;
   private failure: ConnectionError | null = null;
 
-  constructor(private readonly socket: Socket) {
+  private constructor(private socket: ByteStream) {}
+
+  /** Connects to a Unix socket and opens HTTP/2 on it (the preface goes out once the socket is connected). */
+  static async open(path: string): Promise<Http2Connection> {
+    const placeholder: ByteStream = { write: () => undefined, destroy: () => undefined };
+    const c = new Http2Connection(placeholder);
+    c.socket = await connectUnix(path, {
+      data: (chunk) => c.receive(chunk),
+      error: (code) => c.fail(new ConnectionError(code)),
+      close: () => c.fail(new ConnectionError('connection closed')),
+    });
     const settings = Buffer.alloc(12);
     settings.writeUInt16BE(Setting.EnablePush, 0);
     settings.writeUInt32BE(0, 2);
     settings.writeUInt16BE(Setting.InitialWindowSize, 6);
     settings.writeUInt32BE(WINDOW, 8);
-    socket.write(
+    c.socket.write(
       Buffer.concat([
         PREFACE,
         frame(Type.Settings, 0, 0, settings),
         frame(Type.WindowUpdate, 0, 0, u32(WINDOW - 65535)),
       ]),
     );
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.fail(new ConnectionError(err.code ?? err.message)),
-    );
-    socket.on('close', () => this.fail(new ConnectionError('connection closed')));
+    return c;
   }
 
   /**

@@ -286,6 +286,28 @@ describe('pod datapath', () => {
     }
   });
 
+  it('builds the same datapath on the public node:net and node:child_process path (no internal bindings)', async () => {
+    const podF = Netns.create('cni');
+    const env = { TIDEPOOL_PLUGIN_PUBLIC_API: '1' };
+    try {
+      const i = inv(podF, 'web-f', { env });
+      const r = await runPlugin(host, i);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      const ip = r.json.ips[0].address.split('/')[0];
+      expect(host.json(`route show ${ip}/32`)).toEqual([
+        expect.objectContaining({ dst: ip, dev: r.json.interfaces[0].name }),
+      ]);
+      expect((await podF.exec(['ping', '-c', '1', '-W', '2', ipOf('web-a')])).code).toBe(0);
+      const prev = conf({ prevResult: r.json });
+      expect((await runPlugin(host, { ...i, command: 'CHECK', stdin: prev })).code).toBe(0);
+      expect((await runPlugin(host, { ...i, command: 'DEL', stdin: prev })).code).toBe(0);
+      expect(podF.json('link show').map((l: any) => l.ifname)).toEqual(['lo']);
+      expect(await daemon.allocations()).not.toContain(ip);
+    } finally {
+      await podF.cleanup();
+    }
+  });
+
   it('prints the result in the version asked for', async () => {
     const podD = Netns.create('cni');
     try {
