@@ -1,5 +1,5 @@
 // gRPC service definitions of proto/tidepool.proto and grpc.health.v1 for @grpc/grpc-js, serialized with the
-// hand codec of proto/codec.ts (the same bytes the plugin's lean node:http2 client sends). The daemon's
+// hand codec of proto/codec.ts (the same bytes the plugin's minimal HTTP/2 client sends). The daemon's
 // server uses them, and so do the tests, benchmarks and tidepoolctl as clients.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { decode, encode, type Schema } from '../proto/codec.js';

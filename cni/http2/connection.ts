@@ -1,4 +1,4 @@
-// A minimal HTTP/2 client connection (RFC 9113) over an already connected stream socket, enough for unary
+// A minimal HTTP/2 client connection (RFC 9113) over a Unix socket (cni/sys/unix-socket.ts), enough for unary
 // gRPC calls to a local server: prior-knowledge cleartext, one request stream per call, SETTINGS and PING
 // answered, GOAWAY and RST_STREAM honoured. It replaces node:http2, whose 85 internal modules cost the
 // plugin ~20 ms of CPU at every pod ADD. Request bodies are tiny, so flow control only ever grants the

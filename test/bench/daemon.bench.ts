@@ -1,6 +1,6 @@
 // npm run bench -- daemon: the node daemon as a process (dist/bin/tidepool-ipamd on dist/bin/tidepool-sim),
-// measured over its Unix socket with the client the CNI plugin itself uses (cni/client.ts: the lean
-// node:http2-on-net client), so the clients' CPU on the same cores stays what production would spend.
+// measured over its Unix socket with the client the CNI plugin itself uses (cni/client.ts: our minimal HTTP/2
+// client), so the clients' CPU on the same cores stays what production would spend.
 // Prints `BENCH <name> <value> <unit>`:
 //   allocate_p50, allocate_p99   ms, 50 concurrent clients, warm pool, each doing Allocate→Release cycles
 //                                PACED at 10 cycles/s: 500 Allocates/s + 500 Releases/s, far above any
