@@ -56,6 +56,7 @@ export class H2Stream {
   sendWindow: number;
   private chunks: Buffer[] = [];
   private size = 0;
+  private held = 0; // bytes of `chunks`, counted in the connection's buffered total
   /** Answer bytes waiting for the client's flow-control window, and the trailers to send after them. */
   pending: { data: Buffer; trailers: Buffer } | null = null;
 
@@ -73,17 +74,21 @@ export class H2Stream {
     if (end) this.remoteEnded = true;
     this.size += data.length;
     if (this.size > this.conn.maxBody) {
-      this.chunks = [];
+      this.drop();
       const overflow = this.onOverflow;
       this.onOverflow = null;
       this.onEnd = null;
       overflow?.();
       return;
     }
-    if (data.length) this.chunks.push(data);
+    if (data.length) {
+      this.chunks.push(data);
+      this.held += data.length;
+      this.conn.hold(data.length);
+    }
     if (end) {
       const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-      this.chunks = [];
+      this.drop();
       const cb = this.onEnd;
       this.onEnd = null;
       cb?.(body);
@@ -108,11 +113,17 @@ export class H2Stream {
   abort(): void {
     if (this.closed) return;
     this.closed = true;
-    this.chunks = [];
+    this.drop();
     this.onEnd = null;
     const cb = this.onAbort;
     this.onAbort = null;
     cb?.();
+  }
+
+  private drop(): void {
+    this.chunks = [];
+    this.conn.hold(-this.held);
+    this.held = 0;
   }
 }
 
@@ -125,9 +136,13 @@ class ConnectionFailure extends Error {
   }
 }
 
+/** Request bytes a connection may hold across its open streams before it is closed (ENHANCE_YOUR_CALM). */
+const MAX_CONNECTION_BUFFER = 64 << 20;
+
 /** One client connection. */
 export class H2Connection {
   readonly maxBody: number;
+  private buffered = 0;
   peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = DEFAULT_MAX_FRAME;
   private sendWindow = DEFAULT_WINDOW;
@@ -180,6 +195,16 @@ export class H2Connection {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /** @internal counts request bytes held by streams; too many end the connection. */
+  hold(delta: number): void {
+    this.buffered += delta;
+    if (this.buffered > MAX_CONNECTION_BUFFER)
+      throw new ConnectionFailure(
+        H2Error.EnhanceYourCalm,
+        `over ${MAX_CONNECTION_BUFFER} bytes of requests held`,
+      );
   }
 
   /** @internal HEADERS (and CONTINUATION when the block is larger than the client's frame size). */

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/daemon.js';
 
 let dir: string;
-beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'tp-sys-'))));
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tp-sys-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function probe(publicApi: boolean) {

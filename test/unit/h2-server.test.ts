@@ -152,6 +152,26 @@ describe('HTTP/2 server for unary gRPC', () => {
     server = new UnaryGrpcServer({ routes, toStatus: () => ({ code: 13, message: '' }) }); // for afterEach
   });
 
+  test('a client holding more than 64 MiB of unfinished requests is disconnected (ENHANCE_YOUR_CALM)', async () => {
+    const session = http2.connect('http://localhost', { path: socket } as http2.SecureClientSessionOptions);
+    session.on('error', () => undefined);
+    const goaway = new Promise<number>((resolve) => session.once('goaway', (code) => resolve(code)));
+    // 17 streams of 4 MiB each, none ended: each within the per-stream limit, together over the cap.
+    for (let i = 0; i < 17; i++) {
+      const req = session.request({
+        ':method': 'POST',
+        ':path': '/t.Test/Echo',
+        'content-type': 'application/grpc',
+      });
+      req.on('error', () => undefined);
+      req.write(Buffer.alloc(4 << 20));
+    }
+    expect(await goaway).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    session.destroy();
+    // Other connections are served as before.
+    expect((await call('/t.Test/Echo', Buffer.from('others fine'))).toString()).toBe('others fine');
+  });
+
   test('node:http2 as a client: padded frames, a GET refused with 405, PING answered', async () => {
     const session = http2.connect('http://localhost', { path: socket } as http2.SecureClientSessionOptions);
     try {
