@@ -9,7 +9,7 @@
 //   compiling (~7 ms of CPU per ADD). V8 checks the cache against the source, its version and flags, and
 //   compiles afresh when it does not match; a missing or unwritable cache only costs that time.
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** Names a module of the build's Node exports as plain data (accessors such as fs.promises are left out). */
 function dataExports(mod) {
@@ -47,13 +47,45 @@ const builtins = {
   },
 };
 
-function loader(source) {
+/** Where scripts/build.mjs leaves the rtnetlink addon (cni/native/netlink.c), when it could build it. */
+export const NETLINK_ADDON = 'dist/native/netlink.node';
+
+// The rtnetlink addon travels inside the plugin (the runtime installs one file) and is written to
+// /run/tidepool on first use. It is loaded only from a directory that only root can write to, and only when
+// the file there is byte for byte the one carried here.
+const netlinkFile = (addon) =>
+  `netlink-${createHash('sha256').update(addon).digest('hex').slice(0, 16)}.node`;
+
+function netlinkLoader(addon) {
+  if (!addon) return '';
+  const path = `/run/tidepool/${netlinkFile(addon)}`;
+  return `
+  globalThis.__tidepoolNetlink = () => {
+    try {
+      const NL = ${JSON.stringify(path)}, bytes = Buffer.from(${JSON.stringify(addon.toString('base64'))}, "base64");
+      fs.mkdirSync("/run/tidepool", { recursive: true, mode: 0o700 });
+      const dir = fs.statSync("/run/tidepool");
+      if (dir.uid !== process.getuid() || dir.mode & 0o022) return null;
+      let current = null;
+      try { current = fs.readFileSync(NL); } catch {}
+      if (!current || !current.equals(bytes)) {
+        const tmp = NL + "." + process.pid;
+        fs.writeFileSync(tmp, bytes, { mode: 0o500 });
+        fs.renameSync(tmp, NL);
+      }
+      return NL;
+    } catch { return null; }
+  };`;
+}
+
+function loader(source, addon) {
   const cache = `/run/tidepool/plugin-${createHash('sha256').update(source).digest('hex').slice(0, 16)}.v8cache`;
+  const keep = addon ? [netlinkFile(addon)] : [];
   return `#!/usr/bin/env node
 "use strict";
 (() => {
   const fs = process.getBuiltinModule("fs"), vm = process.getBuiltinModule("vm");
-  const CACHE = ${JSON.stringify(cache)};
+  const CACHE = ${JSON.stringify(cache)};${netlinkLoader(addon)}
   let data;
   try { data = fs.readFileSync(CACHE); } catch {}
   const script = new vm.Script(${JSON.stringify(source)}, { filename: "tidepool", cachedData: data });
@@ -65,9 +97,10 @@ function loader(source) {
         fs.mkdirSync("/run/tidepool", { recursive: true, mode: 0o700 });
         fs.writeFileSync(tmp, script.createCachedData());
         fs.renameSync(tmp, CACHE);
-        // Caches of earlier plugin builds are of no use any more.
+        // Caches and addons of earlier plugin builds are of no use any more.
         for (const f of fs.readdirSync("/run/tidepool"))
-          if (/^plugin-[0-9a-f]{16}\.v8cache$/.test(f) && "/run/tidepool/" + f !== CACHE) fs.rmSync("/run/tidepool/" + f, { force: true });
+          if (/^(plugin-[0-9a-f]{16}\.v8cache|netlink-[0-9a-f]{16}\.node)$/.test(f) && !${JSON.stringify(keep)}.includes(f) && "/run/tidepool/" + f !== CACHE)
+            fs.rmSync("/run/tidepool/" + f, { force: true });
       } catch {}
     });
   script.runInThisContext();
@@ -79,7 +112,8 @@ const codeCache = {
   name: 'v8-code-cache-loader',
   setup(build) {
     build.onEnd((result) => {
-      for (const f of result.outputFiles ?? []) writeFileSync(f.path, loader(f.text), { mode: 0o755 });
+      const addon = existsSync(NETLINK_ADDON) ? readFileSync(NETLINK_ADDON) : null;
+      for (const f of result.outputFiles ?? []) writeFileSync(f.path, loader(f.text, addon), { mode: 0o755 });
     });
   },
 };

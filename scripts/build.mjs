@@ -3,7 +3,10 @@
 import { build } from 'esbuild';
 import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { pluginBuildOptions } from '../cni/build-options.mjs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { NETLINK_ADDON, pluginBuildOptions } from '../cni/build-options.mjs';
 
 const banner = { js: '#!/usr/bin/env node' };
 const common = {
@@ -40,6 +43,39 @@ const targets = [
 ];
 
 await mkdir('dist/bin', { recursive: true });
+
+// The plugin's rtnetlink addon (cni/native/netlink.c): a Node-API library built with the C compiler and the
+// headers of the Node that builds (node_api.h). Without them the plugin is built without it and runs `ip`.
+{
+  await mkdir(dirname(NETLINK_ADDON), { recursive: true });
+  rmSync(NETLINK_ADDON, { force: true });
+  const include = join(dirname(dirname(process.execPath)), 'include', 'node');
+  if (existsSync(join(include, 'node_api.h'))) {
+    const cc = spawnSync(
+      'gcc',
+      [
+        '-O2',
+        '-s',
+        '-shared',
+        '-fPIC',
+        '-Wall',
+        '-Werror',
+        `-I${include}`,
+        'cni/native/netlink.c',
+        '-o',
+        NETLINK_ADDON,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (cc.status !== 0)
+      console.warn(
+        `build: the plugin's netlink addon was not built (plugin uses ip): ${cc.stderr || cc.error}`,
+      );
+  } else
+    console.warn(
+      `build: no ${include}/node_api.h: the plugin is built without its netlink addon (it uses ip)`,
+    );
+}
 for (const t of targets) {
   if (!existsSync(t.entry)) throw new Error(`build: entry point ${t.entry} is missing`);
   await build({

@@ -11,6 +11,7 @@ import { deleteLink } from '../datapath/veth.js';
 import { ipBatch } from '../datapath/batch.js';
 import type { Result } from '../result.js';
 import { Rollback } from '../rollback.js';
+import { netlink } from '../sys/netlink.js';
 
 export const DEFAULT_MTU = 9001;
 
@@ -66,7 +67,13 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     );
     await setUpHostSide(plan);
     lap('hostSide');
-    log.info('pod network set up', { hostVeth: plan.hostVeth, address: plan.address, mtu: plan.mtu, ms });
+    log.info('pod network set up', {
+      hostVeth: plan.hostVeth,
+      address: plan.address,
+      mtu: plan.mtu,
+      datapath: netlink() ? 'netlink' : 'iproute2',
+      ms,
+    });
     return addResult(plan, conf.prevResult, conf.dns);
   } catch (err) {
     await rollback.run();

@@ -3,5 +3,10 @@
 import type { Line } from './batch.js';
 
 export function addPodAddress(ifname: string, address: string): Line[] {
-  return [{ cmd: `addr add ${address}/32 dev ${ifname}` }];
+  return [
+    {
+      cmd: `addr add ${address}/32 dev ${ifname}`,
+      op: { op: 'addrAdd', name: ifname, ip: address, prefix: 32 },
+    },
+  ];
 }

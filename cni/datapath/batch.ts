@@ -5,12 +5,16 @@
 // (deleting what is already gone), anything else is an error.
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode } from '../errors.js';
+import { netlink, type NetlinkOp } from '../sys/netlink.js';
 import { runSync } from '../sys/spawn.js';
 
 export interface Line {
   cmd: string;
   /** A failure of this line whose message matches is not an error (e.g. deleting what is already gone). */
   tolerate?: RegExp;
+  /** The same operation for the in-process rtnetlink path (sys/netlink.ts); a batch runs there when every
+   * line has one and the addon is present, else through `ip`. */
+  op?: NetlinkOp;
 }
 
 export const GONE = /No such|does not exist|Cannot find device|not found|FIB table does not exist/i;
@@ -71,6 +75,24 @@ export function parseFailures(stderr: string): Map<number, string> {
 /** Runs `lines` in one `ip -batch` process; returns ip's stdout. Throws naming the first line that really failed. */
 export async function ipBatch(lines: Line[], opts: BatchOptions = {}): Promise<string> {
   if (lines.length === 0) return '';
+  const nl = opts.json ? null : netlink();
+  if (nl && lines.every((l) => l.op)) {
+    let messages: string[];
+    try {
+      messages = nl.apply(
+        opts.netns ?? null,
+        lines.map((l) => l.op!),
+        opts.force ?? false,
+      );
+    } catch (err) {
+      throw namespaceOrDatapathError(opts.netns, (err as Error).message, '');
+    }
+    messages.forEach((m, i) => {
+      if (m !== '' && !lines[i].tolerate?.test(m))
+        throw new DatapathError(`ip ${lines[i].cmd}${opts.netns ? ` in ${opts.netns}` : ''}: ${m}`, m);
+    });
+    return '';
+  }
   ipPath ??= find('ip', SYSTEM_DIRS);
   const ip = [ipPath, ...(opts.json ? ['-json'] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
   let argv = ip;
@@ -88,22 +110,23 @@ export async function ipBatch(lines: Line[], opts: BatchOptions = {}): Promise<s
   for (const [n, message] of failures) {
     const line = lines[n - 1];
     if (line?.tolerate?.test(message)) continue;
-    if (
-      !line &&
-      opts.netns &&
-      /reassociate to namespace|Cannot open network namespace|setting the network namespace/.test(message)
-    )
-      throw new CniError(
-        ErrorCode.InvalidEnvironment,
-        `CNI_NETNS ${opts.netns} is not a network namespace`,
-        message,
-      );
-    const where = opts.netns ? ` in ${opts.netns}` : '';
-    throw new DatapathError(
-      line ? `ip ${line.cmd}${where}: ${message}` : `ip -batch${where}: ${message}`,
-      res.stderr,
-    );
+    if (!line) throw namespaceOrDatapathError(opts.netns, message, res.stderr);
+    throw new DatapathError(`ip ${line.cmd}${opts.netns ? ` in ${opts.netns}` : ''}: ${message}`, res.stderr);
   }
   if (failures.size === 0) throw new DatapathError(`ip exited with ${res.code}`, res.stderr);
   return res.stdout;
+}
+
+/** A failure to run in the namespace at all: a path that is not a network namespace, or another error. */
+function namespaceOrDatapathError(netns: string | undefined, message: string, details: string): CniError {
+  if (
+    netns &&
+    /reassociate to namespace|Cannot open network namespace|setting the network namespace/.test(message)
+  )
+    return new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_NETNS ${netns} is not a network namespace`,
+      message,
+    );
+  return new DatapathError(`ip -batch${netns ? ` in ${netns}` : ''}: ${message}`, details);
 }

@@ -11,12 +11,26 @@ export const MAIN_TABLE = 254;
 export function addPodRules(address: string, table: number): Line[] {
   const lines: Line[] = [
     // A leftover rule for this address (a pod whose DEL never came) would make the add fail: drop it first.
-    { cmd: `rule del to ${address} priority ${TO_POD_PRIORITY}`, tolerate: GONE },
-    { cmd: `rule add to ${address} lookup main priority ${TO_POD_PRIORITY}` },
-    { cmd: `rule del from ${address} priority ${FROM_POD_PRIORITY}`, tolerate: GONE },
+    {
+      cmd: `rule del to ${address} priority ${TO_POD_PRIORITY}`,
+      tolerate: GONE,
+      op: { op: 'ruleDel', ip: address, priority: TO_POD_PRIORITY },
+    },
+    {
+      cmd: `rule add to ${address} lookup main priority ${TO_POD_PRIORITY}`,
+      op: { op: 'ruleAdd', ip: address, priority: TO_POD_PRIORITY, table: MAIN_TABLE },
+    },
+    {
+      cmd: `rule del from ${address} priority ${FROM_POD_PRIORITY}`,
+      tolerate: GONE,
+      op: { op: 'ruleDel', ip: address, priority: FROM_POD_PRIORITY, fromSource: 1 },
+    },
   ];
   if (table !== MAIN_TABLE)
-    lines.push({ cmd: `rule add from ${address} lookup ${table} priority ${FROM_POD_PRIORITY}` });
+    lines.push({
+      cmd: `rule add from ${address} lookup ${table} priority ${FROM_POD_PRIORITY}`,
+      op: { op: 'ruleAdd', ip: address, priority: FROM_POD_PRIORITY, table, fromSource: 1 },
+    });
   return lines;
 }
 

@@ -28,17 +28,29 @@ export function addVeth(v: VethSpec): Line[] {
       cmd:
         `link add ${v.podIfname} address ${v.podMac} mtu ${v.mtu} type veth ` +
         `peer name ${v.hostName} address ${v.hostMac} mtu ${v.mtu} netns ${v.hostNetns}`,
+      op: {
+        op: 'vethAdd',
+        name: v.podIfname,
+        mac: v.podMac,
+        mtu: v.mtu,
+        peer: v.hostName,
+        peerMac: v.hostMac,
+        peerNetns: v.hostNetns,
+      },
     },
-    { cmd: `link set ${v.podIfname} up` },
+    { cmd: `link set ${v.podIfname} up`, op: { op: 'linkSet', name: v.podIfname } },
   ];
 }
 
 /** Run in the host namespace: gives the host end its final name and brings it up. */
 export function renameAndUp(temporary: string, name: string): Line[] {
-  return [{ cmd: `link set ${temporary} name ${name}` }, { cmd: `link set ${name} up` }];
+  return [
+    { cmd: `link set ${temporary} name ${name}`, op: { op: 'linkSet', name: temporary, peer: name } },
+    { cmd: `link set ${name} up`, op: { op: 'linkSet', name } },
+  ];
 }
 
 /** Deleting either end deletes the pair; deleting what is gone is not an error. */
 export function deleteLink(name: string): Line[] {
-  return [{ cmd: `link del ${name}`, tolerate: GONE }];
+  return [{ cmd: `link del ${name}`, tolerate: GONE, op: { op: 'linkDel', name } }];
 }

@@ -1,11 +1,12 @@
 // The pod datapath the plugin builds (ARCHITECTURE section 3), in real namespaces: a "host" namespace of the
 // test (the plugin runs there) and one namespace per pod. Checked with `ip -json` and with traffic.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPlugin, type Invocation } from '../helpers/cni-plugin.js';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
+import { ROOT } from '../helpers/daemon.js';
 import { Netns } from '../helpers/netns.js';
 
 describe('pod datapath', () => {
@@ -37,6 +38,12 @@ describe('pod datapath', () => {
   };
   const withPrev = (name: string, command: string, extra: Partial<Invocation> = {}) =>
     runPlugin(host, { ...pods[name].inv, command, stdin: conf({ prevResult: pods[name].result }), ...extra });
+  /** How the plugin set up each pod's datapath ('netlink' or 'iproute2'), from its ADD log lines. */
+  const datapathOf = (address: string) =>
+    readFileSync(join(dir, 'plugin.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('pod network set up') && l.includes(`"address":"${address}"`))
+      .map((l) => JSON.parse(l).datapath as string);
   const ipOf = (name: string) => pods[name].result.ips[0].address.split('/')[0] as string;
   const vethOf = (name: string) => pods[name].result.interfaces[0].name as string;
 
@@ -94,6 +101,11 @@ describe('pod datapath', () => {
     // Locally administered unicast, set by the plugin (the result says the same).
     expect(parseInt(hostVeth.address.slice(0, 2), 16) & 3).toBe(2);
     expect(pods['web-a'].result.interfaces[0].mac).toBe(hostVeth.address);
+  });
+
+  it('sets the datapath up in process over rtnetlink when the build carries the addon', () => {
+    const built = existsSync(join(ROOT, 'dist/native/netlink.node'));
+    expect(datapathOf(ipOf('web-a'))).toEqual([built ? 'netlink' : 'iproute2']);
   });
 
   it('names the host veth <prefix><11 hex of sha1(namespace.pod)> and routes the /32 to it, rule 512 first', () => {
@@ -294,6 +306,7 @@ describe('pod datapath', () => {
       const r = await runPlugin(host, i);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       const ip = r.json.ips[0].address.split('/')[0];
+      expect(datapathOf(ip)).toEqual(['iproute2']);
       expect(host.json(`route show ${ip}/32`)).toEqual([
         expect.objectContaining({ dst: ip, dev: r.json.interfaces[0].name }),
       ]);

@@ -70,7 +70,9 @@ export class Netns {
         .filter((l) => !/ifindex|^\s*$/.test(l))
         .join('\n');
     return [
-      q('ip -o link show | sed -E "s/^[0-9]+: //; s/ +qlen.*//"'),
+      // Without the operational state: the kernel settles it asynchronously (linkwatch), UNKNOWN then UP
+      // some time after a link is brought up, so two snapshots of an untouched link could differ.
+      q('ip -o link show | sed -E "s/^[0-9]+: //; s/ +qlen.*//; s/ state [A-Z]+ / /"'),
       q('ip -o -4 addr show'),
       q(
         'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast\\|^fe80\\|^ff00\\|^::1\\|^anycast" || true',
