@@ -51,8 +51,8 @@ const builtins = {
 export const NETLINK_ADDON = 'dist/native/netlink.node';
 
 // The rtnetlink addon travels inside the plugin (the runtime installs one file) and is written to
-// /run/tidepool on first use. It is loaded only from a directory that only root can write to, and only when
-// the file there is byte for byte the one carried here.
+// /run/tidepool on first use, under a name made of its hash. It is loaded only from a directory, and a
+// file, that no one but the plugin's user (root) can write to.
 const netlinkFile = (addon) =>
   `netlink-${createHash('sha256').update(addon).digest('hex').slice(0, 16)}.node`;
 
@@ -62,17 +62,18 @@ function netlinkLoader(addon) {
   return `
   globalThis.__tidepoolNetlink = () => {
     try {
-      const NL = ${JSON.stringify(path)}, bytes = Buffer.from(${JSON.stringify(addon.toString('base64'))}, "base64");
+      const NL = ${JSON.stringify(path)}, uid = process.getuid();
+      const safe = (st) => st.uid === uid && !(st.mode & 0o022);
       fs.mkdirSync("/run/tidepool", { recursive: true, mode: 0o700 });
-      const dir = fs.statSync("/run/tidepool");
-      if (dir.uid !== process.getuid() || dir.mode & 0o022) return null;
-      let current = null;
-      try { current = fs.readFileSync(NL); } catch {}
-      if (!current || !current.equals(bytes)) {
-        const tmp = NL + "." + process.pid;
-        fs.writeFileSync(tmp, bytes, { mode: 0o500 });
-        fs.renameSync(tmp, NL);
-      }
+      if (!safe(fs.statSync("/run/tidepool"))) return null;
+      let st = null;
+      try { st = fs.statSync(NL); } catch {}
+      // Its name is the hash of its content, and only this user can write here: a file of that name, owned
+      // by this user and writable by no one else, is the addon carried.
+      if (st && safe(st) && st.size === ${addon.length}) return NL;
+      const tmp = NL + "." + process.pid;
+      fs.writeFileSync(tmp, Buffer.from(${JSON.stringify(addon.toString('base64'))}, "base64"), { mode: 0o500 });
+      fs.renameSync(tmp, NL);
       return NL;
     } catch { return null; }
   };`;
