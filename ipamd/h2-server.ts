@@ -142,6 +142,8 @@ const MAX_CONNECTION_BUFFER = 64 << 20;
 /** One client connection. */
 export class H2Connection {
   readonly maxBody: number;
+  private readonly maxStreams: number;
+  private readonly maxHeaderBlock: number;
   private buffered = 0;
   peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = DEFAULT_MAX_FRAME;
@@ -163,14 +165,16 @@ export class H2Connection {
     private readonly opts: H2ServerOptions,
   ) {
     this.maxBody = opts.maxBody;
+    this.maxStreams = opts.maxStreams ?? 1000;
+    this.maxHeaderBlock = opts.maxHeaderBlock ?? 65_536;
     const settings = Buffer.allocUnsafe(18);
     settings.writeUInt16BE(Setting.MaxConcurrentStreams, 0);
-    settings.writeUInt32BE(opts.maxStreams ?? 1000, 2);
+    settings.writeUInt32BE(this.maxStreams, 2);
     // A stream's window holds the largest request we accept: no per-stream WINDOW_UPDATE is ever needed.
     settings.writeUInt16BE(Setting.InitialWindowSize, 6);
     settings.writeUInt32BE(opts.maxBody + 1024, 8);
     settings.writeUInt16BE(Setting.MaxHeaderListSize, 12);
-    settings.writeUInt32BE(opts.maxHeaderBlock ?? 65_536, 14);
+    settings.writeUInt32BE(this.maxHeaderBlock, 14);
     this.write(frame(FrameType.Settings, 0, 0, settings));
     this.write(frame(FrameType.WindowUpdate, 0, 0, u32(CONNECTION_WINDOW - DEFAULT_WINDOW)));
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -346,7 +350,7 @@ export class H2Connection {
           throw new ConnectionFailure(H2Error.ProtocolError, 'unexpected CONTINUATION');
         hb.parts.push(payload);
         hb.size += payload.length;
-        if (hb.size > (this.opts.maxHeaderBlock ?? 65_536))
+        if (hb.size > this.maxHeaderBlock)
           throw new ConnectionFailure(H2Error.EnhanceYourCalm, `header block over ${hb.size} bytes`);
         if (flags & Flag.EndHeaders) this.endHeaders();
         return;
@@ -437,7 +441,7 @@ export class H2Connection {
     }
     if (id <= this.lastStream) return; // a stream already closed
     this.lastStream = id;
-    if (this.goawaySent || this.streams.size >= (this.opts.maxStreams ?? 1000)) {
+    if (this.goawaySent || this.streams.size >= this.maxStreams) {
       this.write(frame(FrameType.RstStream, 0, id, u32(H2Error.RefusedStream)));
       return;
     }

@@ -10,6 +10,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { uniform } from '../providers/sim/random.js';
 
 export interface FaultProxyOptions {
   /** Upstream EC2 endpoint, e.g. http://127.0.0.1:4566. */
@@ -30,18 +31,6 @@ export interface ProxyCounts {
   byAction: Map<string, number>;
 }
 
-/** mulberry32: small, seeded, good enough to decide faults. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const throttleXml = (id: string) =>
   '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code>' +
   `<Message>Request limit exceeded.</Message></Error></Errors><RequestID>${id}</RequestID></Response>`;
@@ -59,7 +48,7 @@ export class FaultProxy {
   url = '';
 
   constructor(private readonly opts: FaultProxyOptions) {
-    this.random = rng(opts.seed ?? 1);
+    this.random = uniform(opts.seed ?? 1);
   }
 
   async start(): Promise<string> {

@@ -75,8 +75,9 @@ export function parseFailures(stderr: string): Map<number, string> {
 /** Runs `lines` in one `ip -batch` process; returns ip's stdout. Throws naming the first line that really failed. */
 export async function ipBatch(lines: Line[], opts: BatchOptions = {}): Promise<string> {
   if (lines.length === 0) return '';
-  const nl = opts.json ? null : netlink();
-  if (nl && lines.every((l) => l.op)) {
+  // The addon is loaded only for a batch it can run whole (ADD's steps; DEL, CHECK and GC go to ip).
+  const nl = !opts.json && lines.every((l) => l.op) ? netlink() : null;
+  if (nl) {
     let messages: string[];
     try {
       messages = nl.apply(
@@ -88,8 +89,7 @@ export async function ipBatch(lines: Line[], opts: BatchOptions = {}): Promise<s
       throw namespaceOrDatapathError(opts.netns, (err as Error).message, '');
     }
     messages.forEach((m, i) => {
-      if (m !== '' && !lines[i].tolerate?.test(m))
-        throw new DatapathError(`ip ${lines[i].cmd}${opts.netns ? ` in ${opts.netns}` : ''}: ${m}`, m);
+      if (m !== '' && !lines[i].tolerate?.test(m)) throw lineError(lines[i], opts.netns, m, m);
     });
     return '';
   }
@@ -111,10 +111,15 @@ export async function ipBatch(lines: Line[], opts: BatchOptions = {}): Promise<s
     const line = lines[n - 1];
     if (line?.tolerate?.test(message)) continue;
     if (!line) throw namespaceOrDatapathError(opts.netns, message, res.stderr);
-    throw new DatapathError(`ip ${line.cmd}${opts.netns ? ` in ${opts.netns}` : ''}: ${message}`, res.stderr);
+    throw lineError(line, opts.netns, message, res.stderr);
   }
   if (failures.size === 0) throw new DatapathError(`ip exited with ${res.code}`, res.stderr);
   return res.stdout;
+}
+
+/** A line that failed, named as the `ip` command it is. */
+function lineError(line: Line, netns: string | undefined, message: string, details: string): DatapathError {
+  return new DatapathError(`ip ${line.cmd}${netns ? ` in ${netns}` : ''}: ${message}`, details);
 }
 
 /** A failure to run in the namespace at all: a path that is not a network namespace, or another error. */

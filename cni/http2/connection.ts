@@ -51,12 +51,13 @@ export class Http2Connection {
   private headerBlock: { stream: number; flags: number; parts: Buffer[] } | null = null;
   private failure: ConnectionError | null = null;
 
-  private constructor(private socket: ByteStream) {}
+  private socket!: ByteStream;
+
+  private constructor() {}
 
   /** Connects to a Unix socket and opens HTTP/2 on it (the preface goes out once the socket is connected). */
   static async open(path: string): Promise<Http2Connection> {
-    const placeholder: ByteStream = { write: () => undefined, destroy: () => undefined };
-    const c = new Http2Connection(placeholder);
+    const c = new Http2Connection();
     c.socket = await connectUnix(path, {
       data: (chunk) => c.receive(chunk),
       error: (code) => c.fail(new ConnectionError(code)),

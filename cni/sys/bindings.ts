@@ -18,7 +18,6 @@ export interface StreamBinding {
   kReadBytesOrError: number;
   kArrayBufferOffset: number;
   kLastWriteWasAsync: number;
-  errname: (status: number) => string;
 }
 
 export interface PipeHandle {
@@ -50,7 +49,8 @@ type Binding = (name: string) => any;
 let streams: StreamBinding | null | undefined;
 let spawner: SpawnSyncBinding | null | undefined;
 
-const publicOnly = () => process.env.TIDEPOOL_PLUGIN_PUBLIC_API === '1';
+/** TIDEPOOL_PLUGIN_PUBLIC_API=1: node:net, node:child_process and `ip` only (no bindings, no netlink addon). */
+export const publicOnly = (): boolean => process.env.TIDEPOOL_PLUGIN_PUBLIC_API === '1';
 
 function binding(): Binding | null {
   const b = (process as unknown as { binding?: Binding }).binding;
@@ -67,7 +67,6 @@ export function streamBinding(): StreamBinding | null {
     if (!b) return null;
     const pipe = b('pipe_wrap');
     const sw = b('stream_wrap');
-    const uv = b('uv');
     const ok =
       typeof pipe?.Pipe === 'function' &&
       typeof pipe.PipeConnectWrap === 'function' &&
@@ -79,8 +78,7 @@ export function streamBinding(): StreamBinding | null {
       sw.streamBaseState instanceof Int32Array &&
       [sw.kReadBytesOrError, sw.kArrayBufferOffset, sw.kLastWriteWasAsync].every(
         (k) => Number.isInteger(k) && k >= 0 && k < sw.streamBaseState.length,
-      ) &&
-      typeof uv?.errname === 'function';
+      );
     if (ok)
       streams = {
         Pipe: pipe.Pipe,
@@ -91,18 +89,20 @@ export function streamBinding(): StreamBinding | null {
         kReadBytesOrError: sw.kReadBytesOrError,
         kArrayBufferOffset: sw.kArrayBufferOffset,
         kLastWriteWasAsync: sw.kLastWriteWasAsync,
-        errname: (status) => {
-          try {
-            return uv.errname(status);
-          } catch {
-            return `errno ${-status}`;
-          }
-        },
       };
   } catch {
     streams = null;
   }
   return streams;
+}
+
+/** The name of a negative libuv status (-2 → ENOENT), as node:net and node:child_process report it. */
+export function errnoName(status: number): string {
+  try {
+    return binding()!('uv').errname(status);
+  } catch {
+    return `errno ${-status}`;
+  }
 }
 
 /** The synchronous spawn binding, or null. */

@@ -27,10 +27,12 @@ export interface Netlink {
   apply(netns: string | null, ops: NetlinkOp[], force: boolean): string[];
 }
 
+import { publicOnly } from './bindings.js';
+
 let loaded: Netlink | null | undefined;
 
 export function netlink(): Netlink | null {
-  if (process.env.TIDEPOOL_PLUGIN_PUBLIC_API === '1') return null;
+  if (publicOnly()) return null;
   if (loaded !== undefined) return loaded;
   loaded = null;
   try {

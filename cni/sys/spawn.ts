@@ -1,7 +1,7 @@
 // Runs a program to completion with `input` on its stdin, collecting stdout and stderr: through the
 // spawn_sync binding when this Node has it (bindings.ts), else node:child_process's spawnSync, which wraps
 // the same binding in option validation and stdio plumbing.
-import { spawnBinding } from './bindings.js';
+import { errnoName, spawnBinding } from './bindings.js';
 
 export interface SyncResult {
   /** Exit status, or null when a signal ended the child. */
@@ -49,12 +49,4 @@ export async function runSync(argv: string[], input: string): Promise<SyncResult
     stderr: r.output?.[2]?.toString() ?? '',
     error: r.error ? errnoName(r.error) : undefined,
   };
-}
-
-function errnoName(err: number): string {
-  try {
-    return (process as unknown as { binding: (n: string) => any }).binding('uv').errname(err);
-  } catch {
-    return `errno ${-err}`;
-  }
 }

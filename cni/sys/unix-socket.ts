@@ -1,7 +1,7 @@
 // A connected Unix stream socket for the plugin's HTTP/2 client: on the pipe binding when this Node has it
 // (bindings.ts), else on node:net. Writes made before the connection completes are queued.
 
-import { streamBinding, type PipeHandle, type StreamBinding } from './bindings.js';
+import { errnoName, streamBinding, type PipeHandle, type StreamBinding } from './bindings.js';
 
 export interface SocketEvents {
   data(chunk: Buffer): void;
@@ -92,7 +92,7 @@ class PipeStream implements ByteStream {
 
   private fail(status: number): void {
     if (this.closed) return;
-    this.on.error(this.b.errname(status));
+    this.on.error(errnoName(status));
     this.destroy();
     this.on.close();
   }

@@ -37,3 +37,9 @@ export class SeededRandom {
     return this.state;
   }
 }
+
+/** The same generator as a function returning numbers in [0, 1): for jitter, faults and workloads. */
+export function uniform(seed: number): () => number {
+  const r = new SeededRandom(seed);
+  return () => r.next();
+}

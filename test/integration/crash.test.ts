@@ -7,6 +7,7 @@
 //  3. after one reconcile (a clean restart lists the cloud), the daemon's pool matches the sim's view of
 //     the node's interfaces, and no interface of the node is left unattached in the cloud.
 import { TAG_NODE } from '../../providers/sim/node.js';
+import { uniform } from '../../providers/sim/random.js';
 import { TestNode } from '../helpers/daemon.js';
 import { grpcStatus, IpamClient, type GrpcError } from '../helpers/ipam-client.js';
 
@@ -14,18 +15,6 @@ const TOTAL_CALLS = 1000;
 const KILLS = 20;
 const CLIENTS = 6;
 const SEED = Number(process.env.TIDEPOOL_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: a seeded generator, so a failing run can be replayed with TIDEPOOL_CRASH_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Held {
   containerId: string;
@@ -53,7 +42,8 @@ afterAll(async () => {
 });
 
 test(`${TOTAL_CALLS} Allocate/Release calls with ${KILLS} kill -9 of the daemon: no double hold, nothing lost, pool matches the cloud`, async () => {
-  const random = rng(SEED);
+  // Seeded, so a failing run can be replayed with TIDEPOOL_CRASH_SEED.
+  const random = uniform(SEED);
   const context = `(seed ${SEED}: rerun with TIDEPOOL_CRASH_SEED=${SEED})`;
   node = await TestNode.create({
     instanceType: 'm5.xlarge',

@@ -11,6 +11,7 @@ import type { SimCloud } from '../../providers/sim/cloud.js';
 import { IpamCore } from '../../ipamd/core.js';
 import { StateStore } from '../../ipamd/store/store.js';
 import type { CloudCallOutcome, IpamObserver } from '../../ipamd/types.js';
+import { uniform } from '../../providers/sim/random.js';
 
 export interface TestNode {
   clock: VirtualClock;
@@ -27,16 +28,7 @@ export interface TestNode {
 }
 
 /** A seeded random source in [0, 1) (mulberry32), so backoff jitter is reproducible. */
-export function seeded(seed = 42): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = (seed = 42): (() => number) => uniform(seed);
 
 export function makeNode(opts: { env?: Env; instanceType?: string; sim?: SimCloudOptions } = {}): TestNode {
   const clock = new VirtualClock();

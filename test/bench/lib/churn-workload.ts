@@ -9,6 +9,8 @@
 // - CronJobs: bursts of short-lived pods that start at minute boundaries.
 // Creations beyond the node's max pods are dropped (the scheduler would not place them) and counted.
 
+import { uniform } from '../../../providers/sim/random.js';
+
 export type ChurnCause = 'steady' | 'hpa' | 'cron';
 
 export interface ChurnEvent {
@@ -63,17 +65,8 @@ export interface ChurnWorkload {
   counts: Record<ChurnCause, number>;
 }
 
-/** mulberry32: a tiny, fast, seedable PRNG; good enough for workloads, not for cryptography. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of the sim (mulberry32): a workload is replayed exactly from its seed. */
+export const rng = uniform;
 
 export function generateChurn(partial: Partial<ChurnOptions> = {}): ChurnWorkload {
   const o = { ...defaultChurn, ...partial };
