@@ -23,7 +23,7 @@ export function nodeFullMessage(
   const roomForInterface = pool.interfaces.size < cap.maxInterfaces && !reconciler.attachUnsupported;
   const roomOnInterface = [...pool.interfaces.values()].some((i) => {
     const secondary = [...i.addresses.values()].filter((a) => !a.prefix).length;
-    return (pd ? i.prefixes.size + secondary : secondary) < slots;
+    return (pd ? i.prefixes.size + secondary : secondary) + i.blockedSlots < slots;
   });
   const canGrow = c.total < cap.maxPods && c.total < capacity && (roomForInterface || roomOnInterface);
   if (canGrow) return null;

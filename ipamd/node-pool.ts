@@ -30,6 +30,8 @@ export interface LiveInterface extends StoredInterface {
   /** Being released to the cloud: neither free nor counted by the engine. */
   releasing: Set<string>;
   detaching: boolean;
+  /** Slots the cloud's last listing showed taken by nothing of the pool's (see PoolInterface). */
+  blockedSlots: number;
 }
 
 export const keyString = (k: AllocationKey) => `${k.network}\u0000${k.containerId}\u0000${k.ifname}`;
@@ -301,6 +303,7 @@ export class NodePool {
         attachedAt: iface.attachedAt,
         addresses,
         prefixes: [...iface.prefixes.keys()].filter((p) => !iface.releasing.has(p)),
+        blockedSlots: iface.blockedSlots,
       });
     }
     return { interfaces };
@@ -317,5 +320,6 @@ function newInterface(i: StoredInterface): LiveInterface {
     assigned: 0,
     releasing: new Set(),
     detaching: false,
+    blockedSlots: 0,
   };
 }

@@ -238,6 +238,7 @@ export class Reconciler {
     if (inFlight) actions = growthOnly(actions);
     if (!actions.length) return;
     this.rounds++;
+    this.o.log.debug({ actions, growthOnly: inFlight }, 'pool round');
     if (actions.some((a) => a.kind === 'release')) this.lastDecreaseAt = now;
     await Promise.all(actions.map((a) => this.execute(a)));
   }
@@ -297,7 +298,7 @@ export class Reconciler {
     const now = clock.now();
     const grace = this.o.visibilityGraceMs ?? 60_000;
     for (const [ip, at] of this.recentlyReleased) if (now - at > grace) this.recentlyReleased.delete(ip);
-    await resyncPool({
+    const result = await resyncPool({
       cloud,
       pool: this.o.pool,
       node: this.node!,
@@ -307,6 +308,7 @@ export class Reconciler {
       log: this.o.log,
       prepareInterface: this.o.prepareInterface,
     });
+    this.o.log.debug({ ...result }, 'resync');
     this.lastResyncAt = now;
     this.o.onChange();
   }

@@ -5,7 +5,7 @@
 
 import type { CloudInterface, NodeInfo } from '../providers/types.js';
 import type { CoreLogger } from './logger.js';
-import type { NodePool } from './node-pool.js';
+import type { LiveInterface, NodePool } from './node-pool.js';
 
 export interface ResyncInput {
   cloud: CloudInterface[];
@@ -62,6 +62,7 @@ export async function resyncPool(r: ResyncInput): Promise<ResyncResult> {
         primary,
         now,
       );
+      noteBlockedSlots(ci, pool.interfaces.get(ci.id), r);
       out.adoptedInterfaces.push(ci.id);
       log.info(
         { interfaceId: ci.id, addresses: ci.addresses.length, prefixes: ci.prefixes.length },
@@ -94,6 +95,7 @@ export async function resyncPool(r: ResyncInput): Promise<ResyncResult> {
       pool.removeAddresses(ci.id, goneAddresses, gonePrefixes);
       out.droppedAddresses += goneAddresses.length;
     }
+    noteBlockedSlots(ci, iface, r);
   }
   for (const iface of [...pool.interfaces.values()]) {
     if (seen.has(iface.id) || iface.detaching || now - iface.attachedAt <= graceMs) continue;
@@ -105,4 +107,23 @@ export async function resyncPool(r: ResyncInput): Promise<ResyncResult> {
     out.droppedInterfaces.push(iface.id);
   }
   return out;
+}
+
+/**
+ * Entries the cloud lists on an interface beyond what the pool holds there take slots nothing of ours can
+ * use: the planner must not count on them (else it asks again and again for a slot the cloud says is
+ * taken). AWS never lists an address twice; the emulator does (see providers/aws/addresses.ts). What we
+ * released and the cloud still lists (its view lags) is not counted.
+ */
+function noteBlockedSlots(ci: CloudInterface, iface: LiveInterface | undefined, r: ResyncInput): void {
+  if (!iface) return;
+  const held = [...iface.addresses.values()].filter((a) => !a.prefix).length + iface.prefixes.size;
+  const listed = [...ci.addresses, ...ci.prefixes].filter((x) => !r.recentlyReleased.has(x)).length;
+  const blocked = Math.max(0, listed - held);
+  if (blocked > 0 && blocked !== iface.blockedSlots)
+    r.log.warn(
+      { interfaceId: ci.id, blocked, listed: [...ci.addresses, ...ci.prefixes] },
+      'the cloud lists entries on this interface that hold no address of the pool; their slots are left alone',
+    );
+  iface.blockedSlots = blocked;
 }

@@ -23,6 +23,8 @@ export interface IpamSnapshot {
     primaryAddress: string;
     attachedAt: string;
     detaching: boolean;
+    /** Slots the cloud lists as taken by nothing of the pool's (see ipamd/resync.ts); absent when none. */
+    blockedSlots?: number;
     prefixes: string[];
     addresses: {
       address: string;
@@ -77,6 +79,7 @@ export function buildSnapshot(core: IpamCore, demand: PoolDemand): IpamSnapshot 
         primaryAddress: i.primaryAddress,
         attachedAt: iso(i.attachedAt),
         detaching: i.detaching,
+        ...(i.blockedSlots ? { blockedSlots: i.blockedSlots } : {}),
         prefixes: [...i.prefixes.keys()],
         addresses: [...i.addresses.values()].map((a) => ({
           address: a.ip,

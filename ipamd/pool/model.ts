@@ -27,6 +27,11 @@ export interface PoolInterface {
   addresses: PoolAddress[];
   /** Delegated /28 prefixes (their addresses are in `addresses` with `prefix` set). */
   prefixes: string[];
+  /**
+   * Slots the cloud lists as taken that hold nothing of the pool's (an emulator listing one address twice,
+   * or an address the pool holds on another interface): never planned into.
+   */
+  blockedSlots?: number;
 }
 
 export interface PoolState {

@@ -43,10 +43,11 @@ export function interfaceCounts(iface: PoolInterface, now: number) {
 
 /**
  * Slots an interface uses: secondary addresses, plus prefixes in prefix mode (a /28 takes one slot; in
- * prefix mode an interface may also hold /32s, the fallback when the subnet has no free /28 block).
+ * prefix mode an interface may also hold /32s, the fallback when the subnet has no free /28 block), plus
+ * slots the cloud lists as taken by nothing of ours.
  */
 export function unitsOf(iface: PoolInterface, prefixMode: boolean): number {
-  const secondary = iface.addresses.filter((a) => !a.prefix).length;
+  const secondary = iface.addresses.filter((a) => !a.prefix).length + (iface.blockedSlots ?? 0);
   return prefixMode ? iface.prefixes.length + secondary : secondary;
 }
 

@@ -4,7 +4,10 @@
 //   ones are computed as (after − before) from two describes, never taken from the response;
 // - a secondary address is unique only within its ENI and may be the subnet's network, gateway, DNS,
 //   reserved or broadcast address, so each new address is checked against every other ENI in the subnet
-//   and the subnet's reserved addresses. A bad one is quarantined (released back, never handed out).
+//   and the subnet's reserved addresses;
+// - one AssignPrivateIpAddresses (or CreateNetworkInterface) may list the same new address twice on the
+//   ENI, or list the ENI's own primary address again as a secondary: each copy takes a slot.
+// A bad one is quarantined (released back, never handed out).
 import { cidrContains, intToIp, ipToInt, parseCidr } from '../../config/net.js';
 
 /** Addresses in `after` that were not in `before`. */
@@ -27,20 +30,33 @@ export interface AddressVerdict {
   quarantined: Map<string, string>;
 }
 
+/** Entries of `listing` that occur more than once. */
+export function listedTwice(listing: Iterable<string>): Set<string> {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const a of listing) (seen.has(a) ? twice : seen).add(a);
+  return twice;
+}
+
 /**
  * Splits newly assigned addresses into good ones and ones that must be given back.
- * `othersInSubnet` maps every address held by any other ENI of the subnet (primary or secondary) to its ENI.
+ * `othersInSubnet` maps every address held by any other ENI of the subnet (primary or secondary) to its ENI;
+ * `twiceOnEni` holds the addresses the ENI itself lists more than once, `ownPrimary` its primary address.
  */
 export function vetNewAddresses(
   fresh: string[],
   subnetCidr: string,
   othersInSubnet: Map<string, string>,
+  twiceOnEni: Set<string> = new Set(),
+  ownPrimary = '',
 ): AddressVerdict {
   const reserved = subnetCidr ? reservedAddresses(subnetCidr) : new Set<string>();
   const good: string[] = [];
   const quarantined = new Map<string, string>();
-  for (const a of fresh) {
+  for (const a of new Set(fresh)) {
     if (subnetCidr && !cidrContains(subnetCidr, a)) quarantined.set(a, `outside subnet ${subnetCidr}`);
+    else if (a === ownPrimary) quarantined.set(a, `the ENI's own primary address`);
+    else if (twiceOnEni.has(a)) quarantined.set(a, 'listed twice on its own ENI');
     else if (reserved.has(a)) quarantined.set(a, `reserved address of subnet ${subnetCidr}`);
     else if (othersInSubnet.has(a)) quarantined.set(a, `already held by ${othersInSubnet.get(a)}`);
     else good.push(a);

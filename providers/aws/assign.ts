@@ -8,7 +8,7 @@ import {
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { CloudError, LimitExceededError, NotFoundError, SubnetFullError, TransientError } from '../errors.js';
-import { newAddresses, vetNewAddresses, vetNewPrefixes } from './addresses.js';
+import { listedTwice, newAddresses, vetNewAddresses, vetNewPrefixes } from './addresses.js';
 import { beginIntent, INTENT, type AwsContext } from './context.js';
 import { describeEni, describeEnis, othersInSubnet, prefixesOf, secondaryAddresses } from './describe.js';
 import { retryStep, STEP_RETRY, THROTTLE_RETRY } from './retry.js';
@@ -92,6 +92,7 @@ async function assignOnce(ctx: AwsContext, eniId: string, count: number, kind: K
   const cidr = (await ctx.subnets.cidrOf([subnetId])).get(subnetId) ?? '';
   const good = await quarantineFresh(ctx, eniId, cidr, subnetId, fresh, subnetEnis, kind);
   intent.end();
+  ctx.log.debug?.({ interfaceId: eniId, asked: n, [kind]: good, unsure: !!unsure }, `assigned ${kind}`);
   if (unsure && fresh.length === 0) throw unsure;
   if (kind === 'prefixes' && !unsure && fresh.length === 0)
     ctx.log.warn(
@@ -121,17 +122,27 @@ export async function quarantineFresh(
       describeEnis(ctx.ec2, [{ Name: 'subnet-id', Values: [subnetId] }]),
     ));
   const others = othersInSubnet(enis, eniId);
+  const own = enis.find((ni) => ni.NetworkInterfaceId === eniId);
+  const primary = own?.PrivateIpAddress ?? '';
   const verdict =
     kind === 'addresses'
-      ? vetNewAddresses(fresh, subnetCidr, others.addresses)
+      ? vetNewAddresses(
+          fresh,
+          subnetCidr,
+          others.addresses,
+          listedTwice(own ? secondaryAddresses(own) : []),
+          primary,
+        )
       : vetNewPrefixes(fresh, subnetCidr, others.addresses, others.prefixes);
   if (verdict.quarantined.size) {
     ctx.log.warn(
       { interfaceId: eniId, quarantined: Object.fromEntries(verdict.quarantined) },
       'EC2 assigned addresses that must not be used (emulator gap); giving them back',
     );
-    const bad = [...verdict.quarantined.keys()];
-    await retryStep(ctx.clock, STEP_RETRY, () => release(ctx, eniId, bad, kind));
+    // Not the ENI's own primary listed again: the emulator would take the primary away with it. That slot
+    // stays taken; the daemon counts it as such (see ipamd/resync.ts).
+    const bad = [...verdict.quarantined.keys()].filter((a) => a !== primary);
+    if (bad.length) await retryStep(ctx.clock, STEP_RETRY, () => release(ctx, eniId, bad, kind));
   }
   return verdict.good;
 }

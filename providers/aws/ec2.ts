@@ -7,6 +7,7 @@ import { UnauthorizedError, type CloudError } from '../errors.js';
 import { toCloudError } from './errors.js';
 
 export interface ProviderLog {
+  debug?(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;

@@ -150,6 +150,7 @@ export async function attachInterface(
     const good = await quarantineFresh(ctx, eniId, cidr, ni.SubnetId ?? '', iface.addresses);
     iface.addresses = good;
   }
+  ctx.log.debug?.({ interfaceId: eniId, addresses: iface.addresses }, 'attached ENI');
   intent.end();
   return iface;
 }

@@ -27,10 +27,22 @@ export interface AwsNode {
   ec2View(): Promise<Map<string, string[]>>;
   /** The daemon's view: interface id → sorted addresses it holds. */
   daemonView(): Map<string, string[]>;
+  /** Slots the daemon counts as taken by nothing of its own (an address the emulator listed twice). */
+  blockedSlots(): number;
   cleanup(): Promise<void>;
 }
 
 const realSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** TIDEPOOL_TEST_LOG=1: the core's and the provider's log lines on stderr, stamped with virtual time. */
+function testLog(clock: VirtualClock) {
+  if (!process.env.TIDEPOOL_TEST_LOG) return undefined;
+  const line = (level: string) => (obj: object, msg?: string) =>
+    process.stderr.write(
+      `${new Date(clock.now()).toISOString()} ${level} ${msg ?? ''} ${JSON.stringify(obj)}\n`,
+    );
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
 
 export async function awsNode(
   ec2: EC2Client,
@@ -42,10 +54,11 @@ export async function awsNode(
   const imds = await startImds(ec2, instanceId);
   const clock = new VirtualClock(Date.now());
   const settings = awsSettings(opts.ec2Endpoint ?? endpoint, imds.url, opts.env ?? {});
-  const provider = createAwsProvider(settings, { clock }, { AWS_REGION: 'us-east-1' });
+  const log = testLog(clock);
+  const provider = createAwsProvider(settings, { clock, log }, { AWS_REGION: 'us-east-1' });
   const dir = mkdtempSync(join(tmpdir(), 'aws-node-'));
   const store = StateStore.open(join(dir, 'state.db'), () => clock.now());
-  const core = new IpamCore({ settings, provider, store, clock });
+  const core = new IpamCore({ settings, provider, store, clock, log });
   const node: AwsNode = {
     clock,
     provider,
@@ -55,7 +68,13 @@ export async function awsNode(
     async drive(cond, limitMs = 600_000, stepMs = 250) {
       const end = clock.now() + limitMs;
       while (!(await cond())) {
-        if (clock.now() >= end) throw new Error(`condition not reached in ${limitMs} ms of virtual time`);
+        if (clock.now() >= end)
+          throw new Error(
+            `condition not reached in ${limitMs} ms of virtual time; the pool: ` +
+              `${JSON.stringify(core.status())}; ${core.reconciler.waitingOn()}; ` +
+              `EC2: ${JSON.stringify(Object.fromEntries(await node.ec2View()))}; ` +
+              `daemon: ${JSON.stringify(Object.fromEntries(node.daemonView()))}`,
+          );
         // While an EC2 request is on the wire (real HTTP), virtual time runs near real speed, so a parked
         // Allocate's wait does not expire during one real round trip; backoff sleeps pass at full step.
         await clock.advance(provider.pendingRequests ? 5 : stepMs);
@@ -84,6 +103,9 @@ export async function awsNode(
           .snapshot()
           .interfaces.map((i) => [i.id, i.addresses.map((a) => a.address).sort()] as [string, string[]]),
       );
+    },
+    blockedSlots() {
+      return core.snapshot().interfaces.reduce((n, i) => n + (i.blockedSlots ?? 0), 0);
     },
     async cleanup() {
       const stopping = core.stop().catch(() => undefined);

@@ -1,6 +1,7 @@
 // The emulator's known gaps (reference cni-spec-and-test-tools.md 5.2), shown to be real on this LocalStack
-// and shown to be handled: AssignPrivateIpAddresses answers with all of the ENI's addresses, and a new
-// secondary address is unique only within its ENI (it may be another ENI's address, or a reserved one).
+// and shown to be handled: AssignPrivateIpAddresses answers with all of the ENI's addresses, a new
+// secondary address is unique only within its ENI (it may be another ENI's address, or a reserved one), and
+// one call may list the same new address twice on the ENI.
 import {
   AssignPrivateIpAddressesCommand,
   CreateNetworkInterfaceCommand,
@@ -117,4 +118,46 @@ test('an address the emulator hands out that another ENI (or the subnet) already
   for (const a of returned) expect(freed).toContain(a);
   // EC2's view of our ENI is exactly what the provider returned: every rejected address was given back.
   expect(await secondariesOf(ours.id)).toEqual([...returned].sort());
+});
+
+test('an address the emulator lists twice on one ENI (two slots, one address) is given back, never returned', async () => {
+  const seeded = await seed(ls.ec2, { instanceTypes: ['m5.large'] });
+  const small = seeded.smallSubnet; // 16 addresses: 9 random draws repeat one about 94% of the time
+  const twice = (addrs: string[]) => addrs.filter((a, i) => addrs.indexOf(a) !== i);
+  // The gap itself, on the raw API: moto checks each draw only against the ENI's addresses before the call.
+  let seen = false;
+  for (let attempt = 0; attempt < 10 && !seen; attempt++) {
+    const eni = await ls.ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: small.id }));
+    const id = eni.NetworkInterface!.NetworkInterfaceId!;
+    await ls.ec2.send(
+      new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: id, SecondaryPrivateIpAddressCount: 9 }),
+    );
+    const listed = await secondariesOf(id);
+    expect(listed).toHaveLength(9);
+    seen = twice(listed).length > 0;
+    await ls.ec2.send(
+      new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: id, PrivateIpAddresses: listed }),
+    );
+  }
+  expect(seen).toBe(true);
+
+  // Through the provider: whatever it returns is listed exactly once, and nothing else stays on the ENI.
+  const { provider } = await nodeOn(seeded.instances[0].instanceId);
+  const ours = await provider.attachInterface({
+    subnetId: small.id,
+    securityGroups: [],
+    deviceIndex: 1,
+    clientToken: `twice-${Date.now()}`,
+  });
+  for (let round = 0; round < 5; round++) {
+    const got = await provider.assignAddresses(ours.id, 9);
+    expect(got.length).toBeLessThanOrEqual(9);
+    const listed = await secondariesOf(ours.id);
+    expect(twice(listed)).toEqual([]);
+    expect(listed).toEqual([...got].sort());
+    if (listed.length)
+      await ls.ec2.send(
+        new UnassignPrivateIpAddressesCommand({ NetworkInterfaceId: ours.id, PrivateIpAddresses: listed }),
+      );
+  }
 });

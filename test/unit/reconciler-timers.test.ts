@@ -217,6 +217,36 @@ describe('resync', () => {
     expect(now).not.toContain(gone);
     expect(now).toContain(added[0]);
   });
+
+  test('slots the cloud lists as taken by nothing of the pool are never asked for again', async () => {
+    // An emulator may list one address twice on an ENI: the slot is taken and holds nothing of ours.
+    node = makeNode({ env: { WARM_IP_TARGET: '2', MAX_ENI: '1' } });
+    const { clock, cloud, provider, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    expect(core.status()).toMatchObject({ total: 2, free: 2, interfaces: 1 });
+    const list = provider.listInterfaces.bind(provider);
+    provider.listInterfaces = async () =>
+      (await list()).map((ci) => ({
+        ...ci,
+        addresses: [...ci.addresses, ...Array(7).fill(ci.addresses[0])],
+      }));
+    await clock.advance(65_000); // a resync: 2 addresses of ours in 9 listed entries, the ENI is full
+    const assigned = simCalls(cloud, 'AssignPrivateIpAddresses').length;
+
+    // Two pods take the two addresses; WARM_IP_TARGET asks for 2 more, but there is no slot for them.
+    await core.allocate(key('a'), pod('a'));
+    await core.allocate(key('b'), pod('b'));
+    await clock.advance(30_000);
+    expect(simCalls(cloud, 'AssignPrivateIpAddresses')).toHaveLength(assigned);
+    expect(core.snapshot().interfaces[0].addresses).toHaveLength(2);
+
+    // The listing is right again: the next resync frees the slots and the pool grows.
+    provider.listInterfaces = list;
+    await clock.advance(65_000);
+    expect(simCalls(cloud, 'AssignPrivateIpAddresses').length).toBeGreaterThan(assigned);
+    expect(core.status()).toMatchObject({ assigned: 2, free: 2 });
+  });
 });
 
 describe('crash mid-release', () => {
