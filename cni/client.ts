@@ -72,11 +72,6 @@ export class DaemonClient {
     return decode<{ status: number }>(schemas.HealthCheckResponse, body).status;
   }
 
-  /** Resolves once connected: a call started before this resolves has its request on the wire. */
-  async ready(): Promise<void> {
-    await this.connect();
-  }
-
   close(): void {
     void this.connection?.then((c) => c.close());
     this.connection = null;

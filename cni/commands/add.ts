@@ -1,22 +1,13 @@
 // ADD (SPEC "ADD"; ARCHITECTURE section 2): check the namespace → allocate an address (released again if
 // anything later fails) → pod side → host side → the result. Each undo is declared before the step it
 // undoes runs, since an `ip -batch` that fails half-way has already created part of what it undoes.
-// With the datapath in process (netlink), the veth pair, which needs no address, is made while the
-// daemon allocates: under a burst both are waits (the daemon's turn on the CPU, the kernel's RTNL lock).
 import { DEADLINE, type Context } from '../context.js';
 import { allocate } from '../daemon.js';
 import { hostVethName, temporaryVethName } from '../datapath/names.js';
 import { POD_GATEWAY } from '../datapath/neigh.js';
 import { requirePodNetns } from '../datapath/netns.js';
-import {
-  setUpHostSide,
-  setUpPodAddressing,
-  setUpPodLink,
-  setUpPodSide,
-  tearDownHost,
-  type PodPlan,
-} from '../datapath/pod.js';
-import { deleteLink, randomMac } from '../datapath/veth.js';
+import { planPod, setUpHostSide, setUpPodSide, tearDownHost, type PodPlan } from '../datapath/pod.js';
+import { deleteLink } from '../datapath/veth.js';
 import { ipBatch } from '../datapath/batch.js';
 import type { Result } from '../result.js';
 import { Rollback } from '../rollback.js';
@@ -28,8 +19,7 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
   const { conf, env, log } = ctx;
   requirePodNetns(env.netns);
 
-  // Where an ADD spends its time, in the log: start-up (process start to here), the veth pair made while the
-  // daemon allocates, the rest of the daemon's wait, pod side, host side.
+  // Where an ADD spends its time, in the log: start-up (process start to here), daemon, pod side, host side.
   const ms: Record<string, number> = { startup: Math.round(process.uptime() * 1000) };
   // process.hrtime, not performance.now(): the `performance` global loads perf_hooks, 2 ms of every ADD.
   const now = () => {
@@ -41,28 +31,7 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     ms[what] = Math.round((now() - t) * 10) / 10;
     t = now();
   };
-  // The request goes out first; then the pair is made (or not), then the answer is awaited.
-  const allocating = allocate(ctx);
-  allocating.catch(() => undefined);
-  const link: PodLink = {
-    netns: env.netns,
-    podIfname: env.ifname,
-    podMac: randomMac(),
-    hostVeth: hostVethName(conf.vethPrefix, env.args.namespace, env.args.name, env.containerId, env.ifname),
-    hostMac: randomMac(),
-    temporaryName: temporaryVethName(),
-    mtu: conf.mtu || DEFAULT_MTU,
-  };
-  const early = await linkWhileAllocating(ctx, link);
-  let linked = early;
-  lap('podLink');
-  let alloc: Awaited<typeof allocating>;
-  try {
-    alloc = await allocating;
-  } catch (err) {
-    if (linked) await dropLink(link);
-    throw err;
-  }
+  const alloc = await allocate(ctx);
   lap('allocate');
   log.info('address allocated', {
     address: alloc.address,
@@ -81,16 +50,17 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
       ),
     );
   try {
-    const plan: PodPlan = {
-      ...link,
+    const plan = planPod({
+      netns: env.netns,
+      podIfname: env.ifname,
+      hostVeth: hostVethName(conf.vethPrefix, env.args.namespace, env.args.name, env.containerId, env.ifname),
+      temporaryName: temporaryVethName(),
       address: alloc.address,
       routeTable: alloc.routeTable,
       mtu: alloc.mtu || conf.mtu || DEFAULT_MTU,
-    };
+    });
     rollback.push('delete veth', () => ipBatch(deleteLink(plan.temporaryName), { force: true }));
-    // The daemon asks for another MTU than the network configuration's: the pair is made again.
-    if (linked && plan.mtu !== link.mtu) linked = !(await dropLink(link));
-    await (linked ? setUpPodAddressing(plan) : setUpPodSide(plan));
+    await setUpPodSide(plan);
     lap('podSide');
     rollback.push('delete host veth, route and rules', () =>
       tearDownHost([plan.address], [], [plan.hostVeth, plan.temporaryName]),
@@ -102,7 +72,6 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
       address: plan.address,
       mtu: plan.mtu,
       datapath: netlink() ? 'netlink' : 'iproute2',
-      pairMadeWhileAllocating: early,
       ms,
     });
     return addResult(plan, conf.prevResult, conf.dns);
@@ -110,35 +79,6 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     await rollback.run();
     throw err;
   }
-}
-
-type PodLink = Omit<PodPlan, 'address' | 'routeTable'>;
-
-/**
- * Makes the veth pair while the Allocate is in flight, when the datapath runs in process (with `ip` it
- * would take one more child process). A failure here is left to the whole pod side to meet again after
- * the allocation, with its error and its rollback. Returns whether the pair exists.
- */
-async function linkWhileAllocating(ctx: Context, link: PodLink): Promise<boolean> {
-  if (!netlink()) return false;
-  try {
-    await ctx.client.ready();
-  } catch {
-    return false; // the Allocate fails with the reason
-  }
-  try {
-    await setUpPodLink(link);
-    return true;
-  } catch {
-    await dropLink(link);
-    return false;
-  }
-}
-
-/** Deletes the pair made by linkWhileAllocating (either end takes the other with it). */
-async function dropLink(link: PodLink): Promise<true> {
-  await ipBatch(deleteLink(link.temporaryName), { force: true }).catch(() => undefined);
-  return true;
 }
 
 /** Our interfaces and address appended to a chained prevResult (SPEC: pass it through, with our changes). */

@@ -8,7 +8,7 @@ import { hostLinks, hostRoutes32 } from './procnet.js';
 import { addHostRoute, addPodRoutes, deleteHostRoute } from './route.js';
 import { setStrictRpFilter } from './rpfilter.js';
 import { addPodRules, deletePodRules } from './rule.js';
-import { addVeth, deleteLink, renameAndUp } from './veth.js';
+import { addVeth, deleteLink, randomMac, renameAndUp } from './veth.js';
 
 export interface PodPlan {
   netns: string;
@@ -23,29 +23,20 @@ export interface PodPlan {
   mtu: number;
 }
 
+export function planPod(p: Omit<PodPlan, 'podMac' | 'hostMac'>): PodPlan {
+  return { ...p, podMac: randomMac(), hostMac: randomMac() };
+}
+
 /** Inside the pod: the veth (peer in the host namespace), the /32, the gateway routes and neighbour. */
 export async function setUpPodSide(p: PodPlan): Promise<void> {
-  await ipBatch([...podLink(p), ...podAddressing(p)], { netns: p.netns });
+  const lines: Line[] = [
+    ...addVeth({ ...p, hostName: p.temporaryName, hostNetns: hostNetnsPath() }),
+    ...addPodAddress(p.podIfname, p.address),
+    ...addPodRoutes(p.podIfname),
+    ...addGatewayNeighbour(p.podIfname, p.hostMac),
+  ];
+  await ipBatch(lines, { netns: p.netns });
 }
-
-/** The veth pair alone, which needs no address: ADD makes it while the daemon allocates. */
-export async function setUpPodLink(p: Omit<PodPlan, 'address' | 'routeTable'>): Promise<void> {
-  await ipBatch(podLink(p), { netns: p.netns });
-}
-
-/** What setUpPodSide does after setUpPodLink: the /32, the gateway routes and neighbour. */
-export async function setUpPodAddressing(p: PodPlan): Promise<void> {
-  await ipBatch(podAddressing(p), { netns: p.netns });
-}
-
-const podLink = (p: Omit<PodPlan, 'address' | 'routeTable'>): Line[] =>
-  addVeth({ ...p, hostName: p.temporaryName, hostNetns: hostNetnsPath() });
-
-const podAddressing = (p: PodPlan): Line[] => [
-  ...addPodAddress(p.podIfname, p.address),
-  ...addPodRoutes(p.podIfname),
-  ...addGatewayNeighbour(p.podIfname, p.hostMac),
-];
 
 /**
  * In the host: strict rp_filter (set while the link is still down, under its temporary name; the setting

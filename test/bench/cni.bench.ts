@@ -197,10 +197,10 @@ async function main(): Promise<void> {
         50,
       )}`;
     console.log(
-      `# sequential ADDs, p50 ms: ${['startup', 'podLink', 'allocate', 'podSide', 'hostSide'].map(seqPhase).join(', ')}`,
+      `# sequential ADDs, p50 ms: ${['startup', 'allocate', 'podSide', 'hostSide'].map(seqPhase).join(', ')}`,
     );
     console.log(
-      `# concurrent ADDs, ms: ${['startup', 'podLink', 'allocate', 'podSide', 'hostSide'].map(phase).join(', ')}; daemon CPU per ADD ${daemonCpu.toFixed(1)} ms`,
+      `# concurrent ADDs, ms: ${['startup', 'allocate', 'podSide', 'hostSide'].map(phase).join(', ')}; daemon CPU per ADD ${daemonCpu.toFixed(1)} ms`,
     );
     bench('node_start_p50', pct(nodeSeq, 50));
     bench('node_start_concurrent30_p99', pct(nodeConc, 99));
