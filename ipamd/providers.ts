@@ -149,8 +149,8 @@ export class DeferredProvider implements Provider {
   listSubnets(): Promise<SubnetInfo[]> {
     return this.use(async (p) => (p.listSubnets ? p.listSubnets() : []));
   }
-  repairIntents(intents: OpenIntent[]): Promise<void> {
-    return this.use(async (p) => p.repairIntents?.(intents));
+  repairIntents(intents: OpenIntent[]): Promise<number[]> {
+    return this.use(async (p) => (p.repairIntents ? p.repairIntents(intents) : []));
   }
   sweepLeakedInterfaces(minAgeMs: number): Promise<string[]> {
     return this.use(async (p) => (p.sweepLeakedInterfaces ? p.sweepLeakedInterfaces(minAgeMs) : []));

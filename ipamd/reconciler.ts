@@ -113,9 +113,17 @@ export class Reconciler {
         { intents: intents.map((i) => ({ id: i.id, kind: i.kind })) },
         'repairing cloud calls cut short',
       );
-      if (provider.repairIntents)
-        await budget.run('RepairIntents', 'interfaces', () => provider.repairIntents!(intents));
-      for (const i of intents) store.end(i.id);
+      const unsettled = new Set(
+        provider.repairIntents
+          ? await budget.run('RepairIntents', 'interfaces', () => provider.repairIntents!(intents))
+          : [],
+      );
+      for (const i of intents) if (!unsettled.has(i.id)) store.end(i.id);
+      if (unsettled.size)
+        log.warn(
+          { intents: intents.filter((i) => unsettled.has(i.id)).map((i) => ({ id: i.id, kind: i.kind })) },
+          'cloud calls cut short that could not be repaired; left open for the next start',
+        );
     }
     this.node = await budget.run('DescribeNode', 'describe', () => provider.describeNode());
     const recorded = store.instanceId();

@@ -108,8 +108,12 @@ export interface Provider {
   detachAndDeleteInterface(interfaceId: string): Promise<void>;
   /** Subnets a new interface may use, most free addresses first (AWS subnet discovery). */
   listSubnets?(): Promise<SubnetInfo[]>;
-  /** Repairs the effects of calls cut short by a crash (open intents), e.g. deletes an unattached ENI. */
-  repairIntents?(intents: OpenIntent[]): Promise<void>;
+  /**
+   * Repairs the effects of calls cut short by a crash (open intents), e.g. deletes an unattached ENI.
+   * Returns the ids of the intents it could not settle: the daemon leaves those open, to be tried again at
+   * its next start, and ends the others.
+   */
+  repairIntents?(intents: OpenIntent[]): Promise<number[]>;
   /** Deletes interfaces tagged for this cluster that are unattached and older than `minAgeMs`. */
   sweepLeakedInterfaces?(minAgeMs: number): Promise<string[]>;
   setJournal?(journal: IntentJournal): void;

@@ -169,8 +169,8 @@ export class AwsProvider implements Provider {
     return out.sort((a, b) => b.freeAddresses - a.freeAddresses || a.id.localeCompare(b.id));
   }
 
-  async repairIntents(intents: OpenIntent[]): Promise<void> {
-    await repairIntents(await this.context(), intents);
+  async repairIntents(intents: OpenIntent[]): Promise<number[]> {
+    return repairIntents(await this.context(), intents);
   }
 
   async sweepLeakedInterfaces(minAgeMs: number): Promise<string[]> {

@@ -17,8 +17,12 @@ import { TAG_CLUSTER, TAG_CREATED_AT, TAG_INSTANCE, TAG_OWNER, tagMap } from './
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** Repairs every open intent this provider wrote; intents of other kinds are left alone. */
-export async function repairIntents(ctx: AwsContext, intents: OpenIntent[]): Promise<void> {
+/**
+ * Repairs every open intent this provider wrote; intents of other kinds are left alone. Returns the ids of
+ * the repairs that failed (the daemon keeps those open for its next start).
+ */
+export async function repairIntents(ctx: AwsContext, intents: OpenIntent[]): Promise<number[]> {
+  const failed: number[] = [];
   for (const intent of intents) {
     if (!Object.values(INTENT).includes(intent.kind as never)) continue;
     // An intent of another instance (a state directory copied between nodes) is not ours to act on.
@@ -32,12 +36,14 @@ export async function repairIntents(ctx: AwsContext, intents: OpenIntent[]): Pro
       );
     } catch (err) {
       // Left open: the next restart tries again, and the sweeper deletes an unattached ENI meanwhile.
+      failed.push(intent.id);
       ctx.log.error(
         { intent: intent.kind, details: intent.details, err: (err as Error).message },
         'repair failed',
       );
     }
   }
+  return failed;
 }
 
 async function repairOne(ctx: AwsContext, intent: OpenIntent): Promise<void> {

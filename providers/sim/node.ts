@@ -164,7 +164,7 @@ export class SimNodeProvider implements Provider {
    * detach-interface: the interface is detached and deleted if it still exists. It does not end the
    * intents: the caller ends them once this resolves (it throws, leaving them open, if one cannot be settled).
    */
-  async repairIntents(intents: OpenIntent[]): Promise<void> {
+  async repairIntents(intents: OpenIntent[]): Promise<number[]> {
     for (const intent of intents) {
       if (intent.kind === 'attach-interface') {
         const token = String(intent.details.clientToken ?? '');
@@ -179,6 +179,7 @@ export class SimNodeProvider implements Provider {
         await this.detachAndDelete(String(intent.details.interfaceId ?? ''));
       }
     }
+    return [];
   }
 
   /** Deletes this node's (or this cluster's) interfaces that are unattached and older than `minAgeMs`. */

@@ -135,6 +135,24 @@ describe('restart', () => {
     expect(core.status().ready).toBe(true);
   });
 
+  test('an intent the provider could not repair stays open for the next start; the node still starts', async () => {
+    node = makeNode();
+    const { clock, store, provider } = node;
+    const id = store.begin('attach-interface', { clientToken: 'tok-2', deviceIndex: 1 });
+    const repair = provider.repairIntents.bind(provider);
+    provider.repairIntents = async () => [id]; // e.g. EC2 refused the delete
+    await settle(clock, node.core.start());
+    expect(node.core.status().ready).toBe(true);
+    expect(store.openIntents().map((i) => i.id)).toEqual([id]);
+
+    // The next start repairs it.
+    await settle(clock, node.core.stop());
+    provider.repairIntents = repair;
+    const core = await settle(clock, node.restart());
+    await settle(clock, core.start());
+    expect(node.store.openIntents()).toEqual([]);
+  });
+
   test('an interface the cloud has and the store lacks is adopted by the resync', async () => {
     node = makeNode();
     const { clock, provider, core } = node;
