@@ -26,6 +26,7 @@ afterAll(async () => {
 });
 
 const PODS = 24;
+const FAULT_SEED = Number(process.env.TIDEPOOL_FAULT_SEED ?? 2);
 const pod = (n: number) => ({
   namespace: 'default',
   name: `p${n}`,
@@ -50,7 +51,7 @@ async function workload(
     target: ls.endpoint,
     throttleRate,
     unavailableRate,
-    seed: Number(process.env.TIDEPOOL_FAULT_SEED ?? 2),
+    seed: FAULT_SEED,
   });
   await proxy.start();
   const entry: { node?: AwsNode; proxy: FaultProxy } = { proxy };
@@ -100,7 +101,7 @@ test('30% RequestLimitExceeded + 5% 503: the pool converges, nothing is lost, ca
   {
     const { proxy, node } = faulty;
     process.stdout.write(
-      `throttle run: ${faulty.calls} EC2 requests with faults vs ${cleanCalls} without ` +
+      `throttle run (TIDEPOOL_FAULT_SEED=${FAULT_SEED}): ${faulty.calls} EC2 requests with faults vs ${cleanCalls} without ` +
         `(${proxy.counts.throttled} throttled, ${proxy.counts.unavailable} 503; ADD waits expired: ` +
         `${faulty.timeouts} vs ${clean.timeouts}); by action ` +
         `${JSON.stringify(Object.fromEntries(proxy.counts.byAction))} vs ` +
