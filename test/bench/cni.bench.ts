@@ -4,6 +4,9 @@
 //   cni_add_concurrent30_p99                  wall ms of the slowest of 30 ADDs started at once (median of 3 rounds)
 //   node_start_p50 / node_start_concurrent30_p99   `node -e 0` alone and 30 at once: the floor of any Node plugin,
 //                                             measured interleaved with the plugin runs (the machine is shared)
+// "At once" is one instant (test/bench/lib/at-once.py): every process is forked first and waits on a barrier,
+// then all exec together, each timed from that instant to its exit. For the same footing, `node -e 0` runs as
+// the plugin does, alone and at once: through nsenter, in the bench's host namespace.
 //   ptp_add_p50                               Debian's ptp + host-local doing the same work (veth, /32-ish address, routes)
 // The real daemon (tidepool-ipamd on the sim provider, WARM/MINIMUM_IP_TARGET 64, no cooldown) and every
 // plugin run inside a host namespace of the bench; nothing touches the root namespace. Targets (printed, not
@@ -14,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
 import { Netns } from '../helpers/netns.js';
+import { atOnce, type AtOnceResult } from './lib/at-once.js';
 
 const BUILT = resolve('dist/bin/tidepool');
 const SEQUENTIAL = Number(process.env.CNI_BENCH_N ?? 50);
@@ -55,7 +59,7 @@ const pct = (xs: number[], p: number) => {
 const bench = (name: string, value: number, unit = 'ms') =>
   console.log(`BENCH ${name} ${value.toFixed(1)} ${unit}`);
 
-function must(r: Run, what: string): Run {
+function must<R extends { code: number; stdout: string; stderr: string }>(r: R, what: string): R {
   if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stdout} ${r.stderr}`);
   return r;
 }
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
 
     // Floors and plugin runs are interleaved (node, ADD, node, ADD, …; then rounds of 30 node / 30 ADD), so
     // that both see the same load: this machine is shared, and its load moves by the minute.
-    const nodeRun = () => timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, '');
+    const nodeRun = () => timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, '', host.path);
     const nodeSeq: number[] = [];
     const adds: number[] = [];
     let addCpu = 0;
@@ -133,24 +137,38 @@ async function main(): Promise<void> {
     // 30 at once, on a settled pool: ROUNDS rounds of (30 node, 30 ADD, 30 DEL); the median round counts.
     const nodeRounds: number[] = [];
     const concRounds: number[] = [];
+    // CPU (user + system) of each process started at once: with 30 at once the two cores are saturated, so
+    // the round's wall time follows the CPU of the whole round.
+    const nodeCpuAtOnce: AtOnceResult[] = [];
+    const addCpuAtOnce: AtOnceResult[] = [];
     let phases: Record<string, number>[] = [];
     let daemonCpu = 0;
     for (let round = 0; round < ROUNDS; round++) {
       await settle();
+      const inHost = (argv: string[]) => ['nsenter', `--net=${host.path}`, ...argv];
+      const nodes = await atOnce(
+        Array.from({ length: CONCURRENT }, () => ({
+          argv: inHost([process.execPath, '-e', '0']),
+          env: { PATH: process.env.PATH },
+        })),
+      );
       nodeRounds.push(
         pct(
-          (await Promise.all(Array.from({ length: CONCURRENT }, nodeRun))).map((r) => must(r, 'node').ms),
+          nodes.map((r) => must(r, 'node').ms),
           99,
         ),
       );
+      nodeCpuAtOnce.push(...nodes);
       const logStart = readFileSync(join(dir, 'plugin.log'), 'utf8').length;
       const daemonCpu0 = daemon.node.daemon.cpuMs();
       const id = (i: number) => 1000 * (round + 1) + i;
-      const conc = (
-        await Promise.all(
-          pods.slice(0, CONCURRENT).map((p, i) => timed([PLUGIN], env('ADD', id(i), p), conf, host.path)),
-        )
-      ).map((r, i) => must(r, `concurrent ADD ${i}`).ms);
+      const addRuns = await atOnce(
+        pods
+          .slice(0, CONCURRENT)
+          .map((p, i) => ({ argv: inHost([PLUGIN]), env: env('ADD', id(i), p), stdin: conf })),
+      );
+      const conc = addRuns.map((r, i) => must(r, `concurrent ADD ${i}`).ms);
+      addCpuAtOnce.push(...addRuns);
       concRounds.push(pct(conc, 99));
       daemonCpu += (daemon.node.daemon.cpuMs() - daemonCpu0) / CONCURRENT / ROUNDS;
       phases = phases.concat(
@@ -213,6 +231,15 @@ async function main(): Promise<void> {
     console.log(
       `# concurrent rounds (ms, p99 of 30): node ${nodeRounds.map((x) => x.toFixed(0)).join(' ')}; tidepool ${concRounds.map((x) => x.toFixed(0)).join(' ')}`,
     );
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const cpu = (rs: AtOnceResult[]) => mean(rs.map((r) => r.userMs + r.sysMs));
+    const split = (rs: AtOnceResult[]) =>
+      `${cpu(rs).toFixed(1)} (user ${mean(rs.map((r) => r.userMs)).toFixed(1)}, system ${mean(rs.map((r) => r.sysMs)).toFixed(1)})`;
+    console.log(
+      `# CPU per process started at once (ms, mean): node ${split(nodeCpuAtOnce)}, tidepool ADD ${split(addCpuAtOnce)}, ` +
+        `${(cpu(addCpuAtOnce) / cpu(nodeCpuAtOnce)).toFixed(2)}× node; the daemon's per ADD ${daemonCpu.toFixed(1)}`,
+    );
+
     const p50 = pct(adds, 50);
     console.log(
       `# cni_add_p50 - node_start_p50 = ${(p50 - pct(nodeSeq, 50)).toFixed(1)} ms (target <= 50); ` +
