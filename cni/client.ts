@@ -50,12 +50,23 @@ interface Requests {
   Status: msg.StatusRequest;
 }
 
+export interface DaemonClientOptions {
+  /**
+   * Blocking calls on the plugin's addon when it has one (sys/unix-socket.ts): a call then never enters the
+   * event loop, which suits a process that makes one call and exits; nothing else runs while it waits.
+   */
+  blocking?: boolean;
+}
+
 export class DaemonClient {
   private connection: Promise<Http2Connection> | null = null;
   /** Request header blocks by path and deadline: a long-lived client encodes each once. */
   private readonly headerBlocks = new Map<string, Buffer>();
 
-  constructor(readonly socketPath: string) {}
+  constructor(
+    readonly socketPath: string,
+    private readonly opts: DaemonClientOptions = {},
+  ) {}
 
   async call<M extends MethodName>(method: M, req: Requests[M], deadlineMs: number): Promise<Responses[M]> {
     const body = await this.unary(`/${SERVICE}/${method}`, encode(methods[method].request, req), deadlineMs);
@@ -77,13 +88,17 @@ export class DaemonClient {
     this.connection = null;
   }
 
-  private connect(): Promise<Http2Connection> {
-    this.connection ??= Http2Connection.open(this.socketPath);
+  private connect(deadlineMs: number): Promise<Http2Connection> {
+    if (!this.connection) {
+      const blocking = this.opts.blocking ? Http2Connection.openBlocking(this.socketPath, deadlineMs) : null;
+      this.connection = blocking ? Promise.resolve(blocking) : Http2Connection.open(this.socketPath);
+    }
     return this.connection;
   }
 
   private async unary(path: string, message: Uint8Array, deadlineMs: number): Promise<Uint8Array> {
-    const connection = await this.connect();
+    const started = Date.now();
+    const connection = await this.connect(deadlineMs);
     const frame = Buffer.allocUnsafe(5 + message.length);
     frame[0] = 0; // not compressed
     frame.writeUInt32BE(message.length, 1);
@@ -103,16 +118,23 @@ export class DaemonClient {
       this.headerBlocks.set(blockKey, block);
     }
     const { id, response } = connection.request(block, frame);
+    const exceeded = () => {
+      connection.cancel(id);
+      return new DeadlineExceededError(path.slice(path.lastIndexOf('/') + 1), deadlineMs);
+    };
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        connection.cancel(id);
-        reject(new DeadlineExceededError(path.slice(path.lastIndexOf('/') + 1), deadlineMs));
-      }, deadlineMs);
-    });
     let res: Response;
     try {
-      res = await Promise.race([response, deadline]);
+      if (connection.isBlocking) {
+        // The answer is read here, blocking; the promise is settled by the time pump() returns true.
+        if (!connection.pump(id, started + deadlineMs)) throw exceeded();
+        res = await response;
+      } else {
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(exceeded()), deadlineMs);
+        });
+        res = await Promise.race([response, deadline]);
+      }
     } catch (err) {
       if (err instanceof ConnectionError) throw new DaemonUnreachableError(this.socketPath, err.reason);
       throw err;

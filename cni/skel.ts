@@ -45,7 +45,8 @@ export async function dispatch(env: NodeJS.ProcessEnv, readStdin: () => Buffer):
       netns: cniEnv.netns || undefined,
       pod: cniEnv.args.name ? `${cniEnv.args.namespace}/${cniEnv.args.name}` : undefined,
     });
-    client = new DaemonClient(conf.socket);
+    // One or two calls, then exit: blocking calls, without the event loop (client.ts).
+    client = new DaemonClient(conf.socket, { blocking: true });
     const ctx: Context = { conf, env: cniEnv, client, log };
     switch (command) {
       case 'ADD':

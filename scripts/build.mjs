@@ -44,8 +44,9 @@ const targets = [
 
 await mkdir('dist/bin', { recursive: true });
 
-// The plugin's rtnetlink addon (cni/native/netlink.c): a Node-API library built with the C compiler and the
-// headers of the Node that builds (node_api.h). Without them the plugin is built without it and runs `ip`.
+// The plugin's addon (cni/native: rtnetlink, and blocking calls on the daemon's socket): a Node-API library
+// built with the C compiler and the headers of the Node that builds (node_api.h). Without them the plugin is
+// built without it, runs `ip` and reaches the daemon through Node's own socket.
 {
   await mkdir(dirname(NETLINK_ADDON), { recursive: true });
   rmSync(NETLINK_ADDON, { force: true });
@@ -62,6 +63,7 @@ await mkdir('dist/bin', { recursive: true });
         '-Werror',
         `-I${include}`,
         'cni/native/netlink.c',
+        'cni/native/unix.c',
         '-o',
         NETLINK_ADDON,
       ],

@@ -1,7 +1,10 @@
-// A connected Unix stream socket for the plugin's HTTP/2 client: on the pipe binding when this Node has it
-// (bindings.ts), else on node:net. Writes made before the connection completes are queued.
+// A connected Unix stream socket for the plugin's HTTP/2 client. In the plugin, a blocking one on its addon
+// (netlink.ts): a call then never enters the event loop. Elsewhere, or without the addon, an asynchronous one:
+// on the pipe binding when this Node has it (bindings.ts), else on node:net; writes made before the
+// connection completes are queued.
 
 import { errnoName, streamBinding, type PipeHandle, type StreamBinding } from './bindings.js';
+import { blockingUnix } from './netlink.js';
 
 export interface SocketEvents {
   data(chunk: Buffer): void;
@@ -17,6 +20,37 @@ export interface ByteStream {
 }
 
 const UV_EOF = -4095;
+
+export interface BlockingStream {
+  /** Throws an Error whose `code` names the errno. */
+  write(data: Buffer): void;
+  /** What arrived within `timeoutMs`: a Buffer, an empty Buffer once the peer closed, or null. */
+  read(timeoutMs: number): Buffer | null;
+  destroy(): void;
+}
+
+/**
+ * A blocking socket on the plugin's addon, or null when there is none (the caller goes asynchronous).
+ * Throws an Error whose `code` names the errno when the connection fails (ETIMEDOUT: no room in the
+ * listener's backlog within `timeoutMs`).
+ */
+export function connectBlocking(path: string, timeoutMs: number): BlockingStream | null {
+  const unix = blockingUnix();
+  if (!unix) return null;
+  let fd = unix.unixConnect(path, Math.max(1, Math.ceil(timeoutMs)));
+  return {
+    write: (data) => {
+      if (fd < 0) throw Object.assign(new Error('socket closed'), { code: 'EPIPE' });
+      unix.unixWrite(fd, data);
+    },
+    read: (ms) => (fd < 0 ? Buffer.alloc(0) : unix.unixRead(fd, Math.max(0, Math.ceil(ms)))),
+    destroy: () => {
+      // Once only: the number could name another file after it is closed.
+      if (fd >= 0) unix.unixClose(fd);
+      fd = -1;
+    },
+  };
+}
 
 export async function connectUnix(path: string, on: SocketEvents): Promise<ByteStream> {
   const b = streamBinding();

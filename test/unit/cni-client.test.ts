@@ -1,9 +1,11 @@
 // The plugin's lean node:http2 gRPC client against the daemon's real gRPC server (grpc-js, the hand codec)
 // on a Unix socket, with the small in-memory Ipam of the edge tests behind it.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import {
   DaemonClient,
@@ -15,10 +17,55 @@ import { daemonError } from '../../cni/daemon.js';
 import { IpamServer } from '../../ipamd/server.js';
 import { MemoryIpam } from '../helpers/memory-ipam.js';
 
+type Client = Pick<DaemonClient, 'call' | 'health' | 'close'> & { exited?: Promise<number | null> };
+
+/**
+ * The plugin's blocking client (test/helpers/blocking-client-probe.ts) in a process of its own, behind the
+ * DaemonClient interface: errors come back as instances of the client's error classes.
+ */
+async function blockingClient(socket: string): Promise<Client> {
+  const addon = 'dist/native/netlink.node';
+  if (!existsSync(addon)) throw new Error(`${addon} is missing: the build could not make the plugin's addon`);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/helpers/blocking-client-probe.ts', socket],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse((await lines.next()).value as string);
+  expect(await next()).toEqual({ blocking: true });
+  const classes: Record<string, { prototype: object }> = {
+    GrpcStatusError,
+    DaemonUnreachableError,
+    DeadlineExceededError,
+  };
+  const ask = async (line: object) => {
+    child.stdin.write(JSON.stringify(line) + '\n');
+    const a = await next();
+    if ('ok' in a) return a.ok;
+    throw Object.assign(Object.create(classes[a.error]?.prototype ?? Error.prototype), a, { name: a.error });
+  };
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return {
+    exited,
+    call: ((method: string, req: object, deadlineMs: number) =>
+      ask({ method, req, deadlineMs })) as Client['call'],
+    health: (deadlineMs: number) => ask({ health: deadlineMs }),
+    close: () => void child.stdin.end(),
+  };
+}
+
 const key = { network: 'tidepool', containerId: 'c1', ifname: 'eth0' };
 const pod = { netns: '/run/netns/p1', podNamespace: 'default', podName: 'web-0', podUid: 'u1' };
 
-describe('DaemonClient', () => {
+describe.each([
+  ['asynchronous', false],
+  ['blocking, on the addon (the plugin)', true],
+])('DaemonClient, %s', (_mode, blocking) => {
+  const connect = async (path: string): Promise<Client> =>
+    blocking ? blockingClient(path) : new DaemonClient(path);
   let dir: string;
   let socket: string;
   let ipam: MemoryIpam;
@@ -42,7 +89,7 @@ describe('DaemonClient', () => {
   });
 
   it('allocates, finds, and releases over one session', async () => {
-    const c = new DaemonClient(socket);
+    const c = await connect(socket);
     try {
       const a = await c.call('Allocate', { ...key, ...pod }, 5000);
       expect(a).toMatchObject({
@@ -68,7 +115,7 @@ describe('DaemonClient', () => {
   });
 
   it('reads a non-OK status from the trailers and maps it to a CNI code', async () => {
-    const c = new DaemonClient(socket);
+    const c = await connect(socket);
     try {
       for (const id of ['a', 'b', 'c']) await c.call('Allocate', { ...key, containerId: id, ...pod }, 5000);
       const err = await c.call('Allocate', { ...key, containerId: 'd', ...pod }, 5000).catch((e) => e);
@@ -86,7 +133,7 @@ describe('DaemonClient', () => {
 
   it('gives up at its deadline when the daemon does not answer', async () => {
     ipam.gate = new Promise(() => {});
-    const c = new DaemonClient(socket);
+    const c = await connect(socket);
     const started = Date.now();
     const err = await c.call('Allocate', { ...key, ...pod }, 300).catch((e) => e);
     c.close();
@@ -96,7 +143,7 @@ describe('DaemonClient', () => {
   });
 
   it('reports an absent socket with its errno', async () => {
-    const c = new DaemonClient(join(dir, 'nothing.sock'));
+    const c = await connect(join(dir, 'nothing.sock'));
     const err = await c.call('Status', {}, 2000).catch((e) => e);
     c.close();
     expect(err).toBeInstanceOf(DaemonUnreachableError);
@@ -110,10 +157,34 @@ describe('DaemonClient', () => {
       '-c',
       `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(stale)})`,
     ]);
-    const c = new DaemonClient(stale);
+    const c = await connect(stale);
     const err = await c.call('Status', {}, 2000).catch((e) => e);
     c.close();
     expect(err).toBeInstanceOf(DaemonUnreachableError);
     expect(err.message).toMatch(/ECONNREFUSED/);
   });
+
+  it('reports a daemon that drops the connection', async () => {
+    const dropping = join(dir, 'dropping.sock');
+    const server = createServer((conn) => conn.destroy());
+    await new Promise<void>((done) => server.listen(dropping, done));
+    const c = await connect(dropping);
+    try {
+      const err = await c.call('Status', {}, 2000).catch((e) => e);
+      expect(err).toBeInstanceOf(DaemonUnreachableError);
+      expect(err.message).toMatch(/connection closed|ECONNRESET|EPIPE/);
+      expect(daemonError(err, 'x').code).toBe(11);
+    } finally {
+      c.close();
+      await new Promise((done) => server.close(done));
+    }
+  });
+
+  if (blocking)
+    it('leaves nothing behind on the event loop: the process ends by itself after its calls', async () => {
+      const c = await connect(socket);
+      expect(await c.call('Status', {}, 2000)).toHaveProperty('free');
+      c.close();
+      expect(await c.exited).toBe(0);
+    });
 });
