@@ -3,7 +3,7 @@
 // undoes runs, since an `ip -batch` that fails half-way has already created part of what it undoes.
 import { DEADLINE, type Context } from '../context.js';
 import { allocate } from '../daemon.js';
-import { hostVethName, temporaryVethName } from '../datapath/names.js';
+import { hostVethName } from '../datapath/names.js';
 import { POD_GATEWAY } from '../datapath/neigh.js';
 import { requirePodNetns } from '../datapath/netns.js';
 import { planPod, setUpHostSide, setUpPodSide, tearDownHost, type PodPlan } from '../datapath/pod.js';
@@ -54,16 +54,15 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
       netns: env.netns,
       podIfname: env.ifname,
       hostVeth: hostVethName(conf.vethPrefix, env.args.namespace, env.args.name, env.containerId, env.ifname),
-      temporaryName: temporaryVethName(),
       address: alloc.address,
       routeTable: alloc.routeTable,
       mtu: alloc.mtu || conf.mtu || DEFAULT_MTU,
     });
-    rollback.push('delete veth', () => ipBatch(deleteLink(plan.temporaryName), { force: true }));
+    rollback.push('delete veth', () => ipBatch(deleteLink(plan.createdAs), { force: true }));
     await setUpPodSide(plan);
     lap('podSide');
     rollback.push('delete host veth, route and rules', () =>
-      tearDownHost([plan.address], [], [plan.hostVeth, plan.temporaryName]),
+      tearDownHost([plan.address], [], [plan.hostVeth, plan.createdAs]),
     );
     await setUpHostSide(plan);
     lap('hostSide');

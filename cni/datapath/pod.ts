@@ -8,7 +8,8 @@ import { hostLinks, hostRoutes32 } from './procnet.js';
 import { addHostRoute, addPodRoutes, deleteHostRoute } from './route.js';
 import { setStrictRpFilter } from './rpfilter.js';
 import { addPodRules, deletePodRules } from './rule.js';
-import { addVeth, deleteLink, randomMac, renameAndUp } from './veth.js';
+import { temporaryVethName } from './names.js';
+import { addVeth, deleteLink, linkUp, randomMac, renameAndUp } from './veth.js';
 
 export interface PodPlan {
   netns: string;
@@ -16,21 +17,25 @@ export interface PodPlan {
   podMac: string;
   hostVeth: string;
   hostMac: string;
-  /** Name of the host end until the pod side is complete. */
-  temporaryName: string;
+  /**
+   * The name the host end is created under: its final name, unless a link of that name is still there (the
+   * veth of an earlier sandbox of this pod, replaced once the pod side is complete), then a temporary one.
+   */
+  createdAs: string;
   address: string;
   routeTable: number;
   mtu: number;
 }
 
-export function planPod(p: Omit<PodPlan, 'podMac' | 'hostMac'>): PodPlan {
-  return { ...p, podMac: randomMac(), hostMac: randomMac() };
+export function planPod(p: Omit<PodPlan, 'podMac' | 'hostMac' | 'createdAs'>): PodPlan {
+  const createdAs = hostLinks().has(p.hostVeth) ? temporaryVethName() : p.hostVeth;
+  return { ...p, createdAs, podMac: randomMac(), hostMac: randomMac() };
 }
 
 /** Inside the pod: the veth (peer in the host namespace), the /32, the gateway routes and neighbour. */
 export async function setUpPodSide(p: PodPlan): Promise<void> {
   const lines: Line[] = [
-    ...addVeth({ ...p, hostName: p.temporaryName, hostNetns: hostNetnsPath() }),
+    ...addVeth({ ...p, hostName: p.createdAs, hostNetns: hostNetnsPath() }),
     ...addPodAddress(p.podIfname, p.address),
     ...addPodRoutes(p.podIfname),
     ...addGatewayNeighbour(p.podIfname, p.hostMac),
@@ -39,20 +44,19 @@ export async function setUpPodSide(p: PodPlan): Promise<void> {
 }
 
 /**
- * In the host: strict rp_filter (set while the link is still down, under its temporary name; the setting
- * follows the device), the final name in place of any stale link of that name, the /32 route and the rules.
+ * In the host: strict rp_filter (set while the link is still down; the setting follows the device), the
+ * host end up (under its final name in place of the stale link, if it was created under a temporary one),
+ * the /32 route and the rules.
  */
 export async function setUpHostSide(p: PodPlan): Promise<void> {
-  setStrictRpFilter(p.temporaryName);
-  await ipBatch(
-    [
-      ...deleteLink(p.hostVeth),
-      ...renameAndUp(p.temporaryName, p.hostVeth),
-      ...addHostRoute(p.address, p.hostVeth),
-      ...addPodRules(p.address, p.routeTable),
-    ],
-    { force: true },
-  );
+  setStrictRpFilter(p.createdAs);
+  const link =
+    p.createdAs === p.hostVeth
+      ? linkUp(p.hostVeth)
+      : [...deleteLink(p.hostVeth), ...renameAndUp(p.createdAs, p.hostVeth)];
+  await ipBatch([...link, ...addHostRoute(p.address, p.hostVeth), ...addPodRules(p.address, p.routeTable)], {
+    force: true,
+  });
 }
 
 /**

@@ -21,12 +21,12 @@ export interface VethSpec {
   hostNetns: string;
 }
 
-/** Run inside the pod namespace: creates the pair and brings the pod end up. */
+/** Run inside the pod namespace: creates the pair with the pod end up (one message) and the host end down. */
 export function addVeth(v: VethSpec): Line[] {
   return [
     {
       cmd:
-        `link add ${v.podIfname} address ${v.podMac} mtu ${v.mtu} type veth ` +
+        `link add ${v.podIfname} address ${v.podMac} mtu ${v.mtu} up type veth ` +
         `peer name ${v.hostName} address ${v.hostMac} mtu ${v.mtu} netns ${v.hostNetns}`,
       op: {
         op: 'vethAdd',
@@ -36,17 +36,22 @@ export function addVeth(v: VethSpec): Line[] {
         peer: v.hostName,
         peerMac: v.hostMac,
         peerNetns: v.hostNetns,
+        up: 1,
       },
     },
-    { cmd: `link set ${v.podIfname} up`, op: { op: 'linkSet', name: v.podIfname } },
   ];
+}
+
+/** Run in the host namespace: brings the host end up. */
+export function linkUp(name: string): Line[] {
+  return [{ cmd: `link set ${name} up`, op: { op: 'linkSet', name } }];
 }
 
 /** Run in the host namespace: gives the host end its final name and brings it up. */
 export function renameAndUp(temporary: string, name: string): Line[] {
   return [
     { cmd: `link set ${temporary} name ${name}`, op: { op: 'linkSet', name: temporary, peer: name } },
-    { cmd: `link set ${name} up`, op: { op: 'linkSet', name } },
+    ...linkUp(name),
   ];
 }
 

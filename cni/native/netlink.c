@@ -96,7 +96,7 @@ struct op {
   char kind[16], name[IFNAMSIZ + 1], peer[IFNAMSIZ + 1], mac[32], peer_mac[32], peer_netns[256], ip[48],
       gw[48];
   uint32_t mtu, prefix, table, priority;
-  int replace, link_scope, is_src;
+  int replace, link_scope, is_src, up;
   int peer_fd; // peer_netns opened before entering the namespace the ops run in
 };
 
@@ -137,6 +137,7 @@ static void read_op(napi_env env, napi_value o, struct op *op) {
   op->replace = get_u32(env, o, "replace") != 0;
   op->link_scope = get_u32(env, o, "linkScope") != 0;
   op->is_src = get_u32(env, o, "fromSource") != 0;
+  op->up = get_u32(env, o, "up") != 0;
   op->peer_fd = -1;
 }
 
@@ -154,6 +155,7 @@ static int veth_add(int fd, struct op *op) {
   if (op->peer_fd < 0) return -EBADF;
   struct req r;
   struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+  if (op->up) ifi.ifi_flags = ifi.ifi_change = IFF_UP; // this end created up; the peer stays down
   req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi);
   attr_str(&r, IFLA_IFNAME, op->name);
   attr(&r, IFLA_ADDRESS, mac, 6);

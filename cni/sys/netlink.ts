@@ -22,6 +22,8 @@ export interface NetlinkOp {
   replace?: 1;
   linkScope?: 1;
   fromSource?: 1;
+  /** vethAdd: create this end up. */
+  up?: 1;
 }
 
 export interface Netlink {
