@@ -25,6 +25,8 @@ const CONCURRENT = 30;
 const ROUNDS = Number(process.env.CNI_BENCH_ROUNDS ?? 3);
 
 interface Run {
+  /** performance.now() when the child was spawned. */
+  started: number;
   ms: number;
   code: number;
   stdout: string;
@@ -41,7 +43,9 @@ function timed(argv: string[], env: NodeJS.ProcessEnv, stdin: string, netns?: st
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (code) => done({ ms: performance.now() - started, code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) =>
+      done({ started, ms: performance.now() - started, code: code ?? -1, stdout, stderr }),
+    );
     child.stdin.end(stdin);
   });
 }
@@ -184,6 +188,37 @@ async function main(): Promise<void> {
     const nodeConc = [pct(nodeRounds, 50)];
     const conc = [pct(concRounds, 50)];
 
+    // For comparison, one more round of each started the way this bench used to: through Node's spawn, which
+    // forks the bench's own process for every child, so the 30 starts spread over a ramp (`ramp` ms).
+    await settle();
+    const spawned = async (runs: (() => Promise<Run & { started: number }>)[]) => {
+      const rs = await Promise.all(runs.map((r) => r()));
+      rs.forEach((r) => must(r, 'spawned'));
+      const starts = rs.map((r) => r.started);
+      return {
+        p99: pct(
+          rs.map((r) => r.ms),
+          99,
+        ),
+        ramp: Math.max(...starts) - Math.min(...starts),
+      };
+    };
+    const viaSpawn = {
+      node: await spawned(
+        Array.from(
+          { length: CONCURRENT },
+          () => () => timed([process.execPath, '-e', '0'], { PATH: process.env.PATH }, '', host.path),
+        ),
+      ),
+      add: await spawned(
+        pods
+          .slice(0, CONCURRENT)
+          .map((p, i) => () => timed([PLUGIN], env('ADD', 9000 + i, p), conf, host.path)),
+      ),
+    };
+    for (let i = 0; i < CONCURRENT; i++)
+      must(await timed([PLUGIN], env('DEL', 9000 + i, pods[i]), conf, host.path), 'DEL');
+
     // Debian's ptp + host-local, the same sequence of pods.
     const ptpConf = JSON.stringify({
       cniVersion: '1.0.0',
@@ -230,6 +265,11 @@ async function main(): Promise<void> {
     bench('ptp_add_p50', pct(ptp, 50));
     console.log(
       `# concurrent rounds (ms, p99 of 30): node ${nodeRounds.map((x) => x.toFixed(0)).join(' ')}; tidepool ${concRounds.map((x) => x.toFixed(0)).join(' ')}`,
+    );
+    console.log(
+      `# the same 30 started through Node's spawn instead (the bench's method until 2026-11-28; starts spread ` +
+        `over ${viaSpawn.node.ramp.toFixed(0)} / ${viaSpawn.add.ramp.toFixed(0)} ms): node ${viaSpawn.node.p99.toFixed(0)}, ` +
+        `tidepool ${viaSpawn.add.p99.toFixed(0)}, ratio ${(viaSpawn.add.p99 / viaSpawn.node.p99).toFixed(2)}`,
     );
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const cpu = (rs: AtOnceResult[]) => mean(rs.map((r) => r.userMs + r.sysMs));
