@@ -18,7 +18,8 @@ need_root() {
 
 # Debian packages: the kernel tools, the CNI reference plugins, a real container runtime, iperf3.
 # iptables: Debian's portmap plugin (nft backend); socat, ping, curl: the lab's and the tests' traffic tools;
-# gcc, libc6-dev, binutils: the static pause image for containerd; python3-venv: LocalStack's virtualenv.
+# gcc, libc6-dev, binutils: the static pause image for containerd and the plugin's addon; python3-venv:
+# LocalStack's virtualenv (and python3, which also runs the benchmarks' at-once launcher).
 DEBS=(iproute2 nftables iptables util-linux procps psmisc containerd runc containernetworking-plugins iperf3
   socat iputils-ping curl gcc libc6-dev binutils python3-venv)
 missing=()
