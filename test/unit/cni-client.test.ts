@@ -164,6 +164,32 @@ describe.each([
     expect(err.message).toMatch(/ECONNREFUSED/);
   });
 
+  it('gives up on a daemon whose listen queue stays full', async () => {
+    // A listener that never accepts, with a queue of one already taken: a new connection has to wait. The
+    // blocking client waits up to its deadline (ETIMEDOUT); the asynchronous one is refused at once (EAGAIN).
+    const full = join(dir, 'full.sock');
+    const py = spawn('python3', [
+      '-c',
+      `import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(full)}); s.listen(0)
+c = socket.socket(socket.AF_UNIX); c.connect(${JSON.stringify(full)})
+print('ready', flush=True); time.sleep(60)`,
+    ]);
+    try {
+      await new Promise((ready) => py.stdout.once('data', ready));
+      const c = await connect(full);
+      const started = Date.now();
+      const err = await c.call('Status', {}, 400).catch((e) => e);
+      c.close();
+      expect(err).toBeInstanceOf(DaemonUnreachableError);
+      expect(err.message).toMatch(blocking ? /ETIMEDOUT/ : /EAGAIN/);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(daemonError(err, 'x').code).toBe(11);
+    } finally {
+      py.kill();
+    }
+  });
+
   it('reports a daemon that drops the connection', async () => {
     const dropping = join(dir, 'dropping.sock');
     const server = createServer((conn) => conn.destroy());
