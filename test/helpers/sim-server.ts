@@ -43,11 +43,22 @@ export async function startSim(script: string, socket: string, args: string[] = 
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const admin = new SimAdminClient(socket);
   try {
-    const died = exited.then(() => {
-      throw new Error(`exited with ${proc.exitCode ?? proc.signalCode}`);
-    });
-    died.catch(() => undefined);
-    await Promise.race([admin.waitReady(15_000), died]);
+    // Polls until it answers, and stops at once if it exits (a server refusing its flags): a poll left
+    // running after the test would keep Jest's worker alive for the rest of the 15 s.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        await exited; // its stderr is all read by then
+        throw new Error(`exited with ${proc.exitCode ?? proc.signalCode}`);
+      }
+      try {
+        await admin.health();
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
   } catch (e) {
     throw new Error(`sim server did not start: ${(e as Error).message}\n${err}`);
   } finally {
