@@ -120,7 +120,13 @@ test('kill -9 between create and attach, and between detach and delete: after re
   // 2. Crash between DetachNetworkInterface and DeleteNetworkInterface: with a warm target of 1 the second
   // ENI is surplus; the pool frees it once it is 60 s old (reference 3.1 minENILifeTime).
   daemon = spawn({ WARM_IP_TARGET: '1', TIDEPOOL_AWS_TEST_CRASH_AT: 'after-detach' });
-  const exit2 = await Promise.race([daemon.exited, sleep(150_000).then(() => null)]);
+  // A bounded wait whose timer is cleared: a pending 150 s timer would hold Jest's worker after the test.
+  let timer: NodeJS.Timeout | undefined;
+  const exit2 = await Promise.race([
+    daemon.exited,
+    new Promise<null>((r) => (timer = setTimeout(() => r(null), 150_000))),
+  ]);
+  clearTimeout(timer);
   expect(exit2?.signal).toBe('SIGKILL');
   const afterDetach = await taggedFor(instanceId);
   expect(afterDetach.map((n) => n.NetworkInterfaceId)).toEqual([second.NetworkInterfaceId]);
