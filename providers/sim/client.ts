@@ -154,9 +154,12 @@ export class SimAdminClient {
   }
 
   /** Polls /healthz until the server answers (e.g. right after spawning it). */
-  async waitReady(timeoutMs = 10_000): Promise<void> {
+  /** Polls until the server answers; gives up early with the error `giveUp` returns (a server that exited). */
+  async waitReady(timeoutMs = 10_000, giveUp: () => Error | null = () => null): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      const stop = giveUp();
+      if (stop) throw stop;
       try {
         await this.health();
         return;

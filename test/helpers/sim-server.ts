@@ -41,25 +41,18 @@ export async function startSim(script: string, socket: string, args: string[] = 
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const closed = new Promise<void>((resolve) => proc.once('close', () => resolve())); // stdio drained too
   const admin = new SimAdminClient(socket);
   try {
-    // Polls until it answers, and stops at once if it exits (a server refusing its flags): a poll left
-    // running after the test would keep Jest's worker alive for the rest of the 15 s.
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        await exited; // its stderr is all read by then
-        throw new Error(`exited with ${proc.exitCode ?? proc.signalCode}`);
-      }
-      try {
-        await admin.health();
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    // Stops at once if it exits (a server refusing its flags): a poll left running after the test would keep
+    // Jest's worker alive for the rest of the 15 s.
+    await admin.waitReady(15_000, () =>
+      proc.exitCode !== null || proc.signalCode !== null
+        ? new Error(`exited with ${proc.exitCode ?? proc.signalCode}`)
+        : null,
+    );
   } catch (e) {
+    if (proc.exitCode !== null || proc.signalCode !== null) await closed; // its stderr is all read then
     throw new Error(`sim server did not start: ${(e as Error).message}\n${err}`);
   } finally {
     admin.close();
