@@ -94,8 +94,7 @@ export class Http2Connection {
         try {
           s.write(data);
         } catch (err) {
-          c.fail(new ConnectionError(errnoOf(err)));
-          s.destroy();
+          c.drop(errnoOf(err));
         }
       },
       destroy: () => s.destroy(),
@@ -122,19 +121,23 @@ export class Http2Connection {
       try {
         chunk = s.read(left);
       } catch (err) {
-        this.fail(new ConnectionError(errnoOf(err)));
-        s.destroy();
+        this.drop(errnoOf(err));
         break;
       }
       if (chunk === null) continue;
       if (chunk.length === 0) {
-        this.fail(new ConnectionError('connection closed'));
-        s.destroy();
+        this.drop('connection closed');
         break;
       }
       this.receive(chunk);
     }
     return true;
+  }
+
+  /** A blocking connection that broke: its streams fail with `reason`, and its socket is closed. */
+  private drop(reason: string): void {
+    this.fail(new ConnectionError(reason));
+    this.socket.destroy();
   }
 
   private sendPreface(): void {

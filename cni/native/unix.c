@@ -1,7 +1,7 @@
 // Blocking calls on a Unix stream socket, for the plugin's gRPC exchange with the daemon: connect, write,
 // read with a timeout, close. The plugin is a fresh process per pod that makes one or two calls; done with
 // these, a call never enters Node's event loop (no pipe handle, no timer, no turns of the loop), which costs
-// an ADD ~3 ms of CPU less than the asynchronous socket. Part of the plugin's addon (netlink.c registers
+// an ADD about 1 ms of CPU less than the asynchronous socket. Part of the plugin's addon (netlink.c registers
 // these functions). Every failure is thrown as an Error whose `code` is the errno name (ENOENT,
 // ECONNREFUSED, EACCES, EPIPE...); a timeout is not a failure (read returns null, connect ETIMEDOUT).
 #define _GNU_SOURCE
@@ -29,6 +29,13 @@ static int32_t arg_i32(napi_env env, napi_value v) {
   int32_t r = -1;
   napi_get_value_int32(env, v, &r);
   return r;
+}
+
+/** Fills argv[0..n) (undefined where the caller passed less) and returns the first as a file descriptor. */
+static int fd_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc < n ? -1 : arg_i32(env, argv[0]);
 }
 
 /** connect(path, timeoutMs) -> fd. A listener whose backlog is full is waited for, up to the timeout. */
@@ -62,10 +69,8 @@ static napi_value unix_connect(napi_env env, napi_callback_info info) {
 
 /** write(fd, buffer): writes all of it (the socket is blocking; requests are a few hundred bytes). */
 static napi_value unix_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int fd = argc < 2 ? -1 : arg_i32(env, argv[0]);
+  int fd = fd_args(env, info, 2, argv);
   void *data = NULL;
   size_t len = 0;
   if (fd < 0 || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return fail(env, EINVAL, "write");
@@ -83,12 +88,10 @@ static napi_value unix_write(napi_env env, napi_callback_info info) {
 /** read(fd, timeoutMs) -> Buffer with what arrived, an empty Buffer when the peer closed, null when nothing
  * arrived in time (the caller keeps its own deadline and may read again). */
 static napi_value unix_read(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int fd = argc < 2 ? -1 : arg_i32(env, argv[0]);
-  int32_t ms = argc < 2 ? 0 : arg_i32(env, argv[1]);
+  int fd = fd_args(env, info, 2, argv);
   if (fd < 0) return fail(env, EINVAL, "read");
+  int32_t ms = arg_i32(env, argv[1]);
   struct pollfd p = {.fd = fd, .events = POLLIN};
   int r;
   do r = poll(&p, 1, ms < 0 ? 0 : ms);
@@ -113,10 +116,8 @@ static napi_value unix_read(napi_env env, napi_callback_info info) {
 }
 
 static napi_value unix_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int fd = argc < 1 ? -1 : arg_i32(env, argv[0]);
+  int fd = fd_args(env, info, 1, argv);
   if (fd >= 0) close(fd);
   return NULL;
 }

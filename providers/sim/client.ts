@@ -153,8 +153,10 @@ export class SimAdminClient {
     return this.http.request('GET', '/healthz');
   }
 
-  /** Polls /healthz until the server answers (e.g. right after spawning it). */
-  /** Polls until the server answers; gives up early with the error `giveUp` returns (a server that exited). */
+  /**
+   * Polls /healthz until the server answers (e.g. right after spawning it); gives up early with the error
+   * `giveUp` returns (a server that has exited).
+   */
   async waitReady(timeoutMs = 10_000, giveUp: () => Error | null = () => null): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -147,9 +147,9 @@ async function main(): Promise<void> {
     const addCpuAtOnce: AtOnceResult[] = [];
     let phases: Record<string, number>[] = [];
     let daemonCpu = 0;
+    const inHost = (argv: string[]) => ['nsenter', `--net=${host.path}`, ...argv];
     for (let round = 0; round < ROUNDS; round++) {
       await settle();
-      const inHost = (argv: string[]) => ['nsenter', `--net=${host.path}`, ...argv];
       const nodes = await atOnce(
         Array.from({ length: CONCURRENT }, () => ({
           argv: inHost([process.execPath, '-e', '0']),
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
     // For comparison, one more round of each started the way this bench used to: through Node's spawn, which
     // forks the bench's own process for every child, so the 30 starts spread over a ramp (`ramp` ms).
     await settle();
-    const spawned = async (runs: (() => Promise<Run & { started: number }>)[]) => {
+    const spawned = async (runs: (() => Promise<Run>)[]) => {
       const rs = await Promise.all(runs.map((r) => r()));
       rs.forEach((r) => must(r, 'spawned'));
       const starts = rs.map((r) => r.started);

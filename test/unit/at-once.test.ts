@@ -15,10 +15,9 @@ describe('atOnce', () => {
     expect(failing.code).toBe(3);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toMatch(/cannot run \/nonexistent\/tool/);
-    for (const r of [echo, cat, failing, missing]) {
-      expect(r.ms).toBeGreaterThan(0);
-      expect(r.userMs + r.sysMs).toBeGreaterThanOrEqual(0);
-    }
+    for (const r of [echo, cat, failing, missing]) expect(r.ms).toBeGreaterThan(0);
+    // Each child's own CPU (wait4), not the launcher's: a command that ran used some.
+    for (const r of [echo, cat, failing]) expect(r.userMs + r.sysMs).toBeGreaterThan(0);
   });
 
   it('releases the runs together: when the first one starts, every one has been forked', async () => {
