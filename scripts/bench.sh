@@ -9,6 +9,9 @@ if [ -z "$name" ] || [ ! -f "test/bench/$name.bench.ts" ]; then
 fi
 shift
 bash scripts/setup.sh
+ROOT=$PWD
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh
 npm run --silent build
 export GOBIN="$PWD/.cache/gobin"
 export PATH="$GOBIN:$PATH"

@@ -7,5 +7,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 bash scripts/setup.sh
+ROOT=$PWD
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh
 npm run --silent build
 exec node dist/bin/tidepoolctl demo "$@"

@@ -4,9 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+ROOT=$PWD
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh
 npm run --silent build
 npx eslint . >/dev/null || { npx eslint .; exit 1; }
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 export GOBIN="$PWD/.cache/gobin"
 export PATH="$GOBIN:$PATH"
+echo "tidepool tests: node $(node --version) ($(command -v node))"
 NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"
