@@ -164,6 +164,12 @@ const envSchema = z.object({
   MY_NODE_NAME: str(''),
   TIDEPOOL_PROVIDER: oneOf('aws', ['sim', 'aws', 'azure'] as const),
   TIDEPOOL_SOCKET: str('/run/tidepool/ipamd.sock'),
+  // Bounds of the gRPC socket, so that one misbehaving local client cannot freeze or bloat the daemon.
+  TIDEPOOL_GRPC_MAX_CONNECTIONS: int(64, 1, 65536, 'a number of connections'),
+  TIDEPOOL_GRPC_IDLE_TIMEOUT_MS: int(30_000, 100, 86_400_000, 'a number of milliseconds'),
+  TIDEPOOL_GRPC_CONNECTION_MEMORY_MIB: int(4, 1, 1024, 'a number of MiB'),
+  TIDEPOOL_GRPC_MAX_MESSAGE_BYTES: int(1 << 20, 1024, 64 << 20, 'a number of bytes'),
+  TIDEPOOL_GRPC_MAX_CONCURRENT_STREAMS: int(128, 1, 65536, 'a number of streams'),
   TIDEPOOL_STATE_DIR: str('/var/run/tidepool'),
   TIDEPOOL_INTROSPECTION_ADDR: hostPort('127.0.0.1:61679'),
   TIDEPOOL_METRICS_ADDR: hostPort('127.0.0.1:61678'),
@@ -232,6 +238,8 @@ export interface Settings {
   daemon: {
     nodeName: string;
     socket: string;
+    /** Bounds of the gRPC socket (ipamd/serve/grpc.ts). */
+    grpc: GrpcLimits;
     stateDir: string;
     introspectionAddr: string | null;
     metricsAddr: string | null;
@@ -241,6 +249,27 @@ export interface Settings {
     pluginLogLevel: string;
   };
 }
+
+export interface GrpcLimits {
+  /** Open connections at once; one more is closed as soon as it is accepted. */
+  maxConnections: number;
+  /** A connection with no call in flight for this long is closed (GOAWAY), one that never spoke HTTP/2 too. */
+  idleTimeoutMs: number;
+  /** What one connection may hold (nghttp2's session memory: buffered frames, header tables, streams). */
+  connectionMemoryBytes: number;
+  /** The largest request message; a larger one is refused with RESOURCE_EXHAUSTED before it is decoded. */
+  maxMessageBytes: number;
+  maxConcurrentStreams: number;
+}
+
+/** Defaults of the gRPC socket's bounds (the settings' defaults), for servers made without settings. */
+export const DEFAULT_GRPC_LIMITS: GrpcLimits = {
+  maxConnections: 64,
+  idleTimeoutMs: 30_000,
+  connectionMemoryBytes: 4 << 20,
+  maxMessageBytes: 1 << 20,
+  maxConcurrentStreams: 128,
+};
 
 export interface ConfigIssue {
   variable: string;
@@ -330,6 +359,13 @@ export function loadSettings(env: Env = process.env): Settings {
     daemon: {
       nodeName: e.MY_NODE_NAME,
       socket: e.TIDEPOOL_SOCKET,
+      grpc: {
+        maxConnections: e.TIDEPOOL_GRPC_MAX_CONNECTIONS,
+        idleTimeoutMs: e.TIDEPOOL_GRPC_IDLE_TIMEOUT_MS,
+        connectionMemoryBytes: e.TIDEPOOL_GRPC_CONNECTION_MEMORY_MIB << 20,
+        maxMessageBytes: e.TIDEPOOL_GRPC_MAX_MESSAGE_BYTES,
+        maxConcurrentStreams: e.TIDEPOOL_GRPC_MAX_CONCURRENT_STREAMS,
+      },
       stateDir: e.TIDEPOOL_STATE_DIR,
       introspectionAddr: disabledOr(e.DISABLE_INTROSPECTION, e.TIDEPOOL_INTROSPECTION_ADDR),
       metricsAddr: disabledOr(e.DISABLE_METRICS, e.TIDEPOOL_METRICS_ADDR),

@@ -110,6 +110,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     podMtu: settings.network.podMtu,
     vpcCidrs: () => core.reconciler.node?.vpcCidrs ?? [],
     onCall: (method, code, ms) => observer.grpcCall(method, code, ms),
+    limits: settings.daemon.grpc,
   });
   let introspection: HttpEndpoint | null = null;
   let metricsEp: HttpEndpoint | null = null;

@@ -1,10 +1,25 @@
-// The daemon's gRPC server on a Unix socket (mode 0600): tidepool.v1.Ipam for the CNI plugin and
-// grpc.health.v1.Health for probes. It validates every request (INVALID_ARGUMENT naming the field), calls
-// the core through the Ipam facade, and maps the core's typed errors to gRPC status codes. The transport is
-// the lean unary server of grpc-unary.ts (wire-compatible with any gRPC client, grpc-js's included).
-import { DecodeError, decode, encode, type Schema } from '../proto/codec.js';
-import { HEALTH_SERVICE, SERVICE, methods, schemas, type MethodName } from '../proto/messages.js';
+// The daemon's gRPC server on a Unix socket (mode 0600), served by @grpc/grpc-js: tidepool.v1.Ipam for the CNI
+// plugin, grpc.health.v1.Health (grpc-health-check) for probes, and server reflection (@grpc/reflection), so
+// that grpcurl, grpc-health-probe or any gRPC client works against the socket with no .proto in hand.
+// It validates every request (INVALID_ARGUMENT naming the field), calls the core through the Ipam facade, and
+// maps the core's typed errors to gRPC status codes.
+//
+// The socket is bounded (config GrpcLimits): the daemon owns the listening socket and hands each accepted
+// connection to grpc-js (its public connection injector), so it can refuse connections over the limit and
+// close one that never becomes an HTTP/2 session; grpc-js closes sessions idle for the idle timeout and
+// bounds each session's memory (nghttp2's maxSessionMemory) and its concurrent streams; node:http2 under it
+// answers header lists over its limit, and floods of PING, SETTINGS or invalid frames, with the protocol's
+// own errors (ENHANCE_YOUR_CALM, GOAWAY). The memory held for requests across the daemon is at most
+// maxConnections × connectionMemoryBytes.
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { fromJSON } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, type ServingStatus as HealthStatus } from 'grpc-health-check';
+import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from '../config/settings.js';
+import { SERVICE } from '../proto/messages.js';
 import type * as msg from '../proto/messages.js';
+import { DESCRIPTOR, InvalidMessage, ipamService } from '../proto/services.js';
 import {
   InvalidRequestError,
   validateAllocate,
@@ -12,9 +27,6 @@ import {
   validateGc,
   validateRelease,
 } from './requests.js';
-import { checkHealth, servingStatus, type HealthSource } from './health.js';
-import { Code, UnaryGrpcServer, type UnaryHandler } from './grpc-unary.js';
-import { ServingStatus } from './service.js';
 import { prepareSocketPath, restrictSocket, removeSocket } from './socket.js';
 import {
   NodeFullError,
@@ -26,6 +38,8 @@ import {
 } from './types.js';
 import type { Logger } from './log.js';
 
+export const Code = grpc.status;
+
 export interface ServerOptions {
   ipam: Ipam;
   logger: Logger;
@@ -35,6 +49,8 @@ export interface ServerOptions {
   vpcCidrs: () => string[];
   /** Called after every call with its method, gRPC status code and duration, for metrics. */
   onCall?: (method: string, code: number, ms: number) => void;
+  /** Bounds of the socket; the settings' defaults when absent. */
+  limits?: GrpcLimits;
 }
 
 /** Maps an error thrown by validation or the core to the gRPC status the plugin acts on. */
@@ -49,79 +65,84 @@ export function toServiceError(err: unknown): { code: number; message: string } 
   return { code, message };
 }
 
-/** The request as the codec decoded it, or the field whose wire type did not match the contract. */
-function decodeRequest<T>(schema: Schema, buf: Buffer): T {
-  let value: Record<string, unknown>;
-  try {
-    value = decode<Record<string, unknown>>(schema, buf);
-  } catch (err) {
-    throw new InvalidRequestError(
-      'request',
-      `is not a valid protobuf message (${(err as DecodeError).message})`,
-    );
-  }
-  for (const [name, spec] of Object.entries(schema)) {
-    const v = value[name];
-    const ok = spec.repeated
-      ? Array.isArray(v) &&
-        v.every((x) => (spec.type === 'message' ? typeof x === 'object' : typeof x === 'string'))
-      : spec.type === 'string'
-        ? typeof v === 'string'
-        : spec.type === 'uint32'
-          ? typeof v === 'number'
-          : spec.type === 'bool'
-            ? typeof v === 'boolean'
-            : true;
-    if (!ok) throw new InvalidRequestError(snake(name), `has the wrong wire type for ${spec.type}`);
-  }
-  return value as T;
+/** The request, or INVALID_ARGUMENT when it did not decode (services.ts never throws from a deserializer). */
+function request<T>(value: T | InvalidMessage): T {
+  if (value instanceof InvalidMessage)
+    throw new InvalidRequestError('request', `is not a valid protobuf message (${value.reason})`);
+  return value;
 }
 
-const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+/** How often health follows the core's readiness (grpc-health-check serves what it was last told). */
+const HEALTH_REFRESH_MS = 200;
 
 export class IpamServer {
-  private readonly server: UnaryGrpcServer;
+  private readonly server: grpc.Server;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE]: 'NOT_SERVING' });
+  private readonly limits: GrpcLimits;
+  private readonly connections = new Set<Socket>();
+  private listener: NetServer | null = null;
+  private injector: ReturnType<grpc.Server['createConnectionInjector']> | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
   private socketPath: string | null = null;
   private shuttingDown = false;
+  private refused = 0;
   private readonly ipam: Ipam;
 
   constructor(private readonly opts: ServerOptions) {
     this.ipam = opts.ipam;
-    const handlers: Record<MethodName, (buf: Buffer) => Promise<object> | object> = {
-      Allocate: (b) => this.allocate(decodeRequest(schemas.AllocateRequest, b)),
-      Release: (b) => this.release(decodeRequest(schemas.ReleaseRequest, b)),
-      Check: (b) => this.check(decodeRequest(schemas.CheckRequest, b)),
-      Gc: (b) => this.gc(decodeRequest(schemas.GcRequest, b)),
-      Status: (b) => (decodeRequest(schemas.StatusRequest, b), this.statusResponse()),
-    };
-    const routes = new Map<string, UnaryHandler>();
-    const names = new Map<string, string>();
-    for (const name of Object.keys(methods) as MethodName[]) {
-      routes.set(`/${SERVICE}/${name}`, this.unary(methods[name].response, handlers[name]));
-      names.set(`/${SERVICE}/${name}`, name);
-    }
-    routes.set(
-      `/${HEALTH_SERVICE}/Check`,
-      this.unary(schemas.HealthCheckResponse, (b) =>
-        this.health(decodeRequest(schemas.HealthCheckRequest, b)),
-      ),
-    );
-    names.set(`/${HEALTH_SERVICE}/Check`, 'Health/Check');
-    this.server = new UnaryGrpcServer({
-      routes,
-      toStatus: (err) => {
-        const st = toServiceError(err);
-        if (st.code === Code.INTERNAL) this.opts.logger.error({ err }, 'call failed');
-        else this.opts.logger.debug({ code: st.code, error: st.message }, 'call refused');
-        return st;
-      },
-      onCall: (path, code, ms) => this.opts.onCall?.(names.get(path) ?? path, code, ms),
+    this.limits = opts.limits ?? DEFAULT_GRPC_LIMITS;
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': this.limits.maxMessageBytes,
+      'grpc.max_send_message_length': 4 << 20,
+      'grpc.max_connection_idle_ms': this.limits.idleTimeoutMs,
+      'grpc.max_concurrent_streams': this.limits.maxConcurrentStreams,
+      'grpc-node.max_session_memory': Math.max(1, Math.ceil(this.limits.connectionMemoryBytes / (1 << 20))),
+      'grpc.enable_channelz': 0,
+      // A health check answers the core's readiness of this moment, not of the last refresh.
+      interceptors: [
+        (method, call) => {
+          if (method.path.startsWith('/grpc.health.v1.Health/')) this.refreshHealth();
+          return new grpc.ServerInterceptingCall(call);
+        },
+      ],
     });
+    const handlers: Record<string, (req: never) => Promise<object> | object> = {
+      Allocate: (r: msg.AllocateRequest | InvalidMessage) => this.allocate(request(r)),
+      Release: (r: msg.ReleaseRequest | InvalidMessage) => this.release(request(r)),
+      Check: (r: msg.CheckRequest | InvalidMessage) => this.check(request(r)),
+      Gc: (r: msg.GcRequest | InvalidMessage) => this.gc(request(r)),
+      Status: (r: msg.StatusRequest | InvalidMessage) => (request(r), this.statusResponse()),
+    };
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const [name, fn] of Object.entries(handlers)) impl[name] = this.unary(name, fn);
+    this.server.addService(ipamService, impl);
+    this.health.addToServer(this.server);
+    new ReflectionService(fromJSON(DESCRIPTOR as Parameters<typeof fromJSON>[0])).addToServer(this.server);
   }
 
-  private unary(response: Schema, fn: (buf: Buffer) => Promise<object> | object): UnaryHandler {
-    // Async, so that a synchronous throw (a request that fails to decode) becomes a refusal alike.
-    return async (buf) => encode(response, await fn(buf));
+  private unary(
+    name: string,
+    fn: (req: never) => Promise<object> | object,
+  ): grpc.handleUnaryCall<any, object> {
+    return (call, callback) => {
+      const started = performance.now();
+      const done = (code: number) => this.opts.onCall?.(name, code, performance.now() - started);
+      Promise.resolve()
+        .then(() => fn(call.request as never))
+        .then(
+          (res) => {
+            done(Code.OK);
+            callback(null, res);
+          },
+          (err) => {
+            const st = toServiceError(err);
+            if (st.code === Code.INTERNAL) this.opts.logger.error({ err, method: name }, 'call failed');
+            else this.opts.logger.debug({ code: st.code, error: st.message, method: name }, 'call refused');
+            done(st.code);
+            callback({ code: st.code, details: st.message });
+          },
+        );
+    };
   }
 
   private async allocate(req: msg.AllocateRequest): Promise<msg.AllocateResponse> {
@@ -175,26 +196,69 @@ export class IpamServer {
     };
   }
 
-  private readonly healthSource: HealthSource = {
-    shuttingDown: () => this.shuttingDown,
-    ready: () => this.ipam.status().ready,
-  };
-
   /** SERVING while the daemon accepts calls and the core can hand out an address (now or after a cloud call). */
   serving(): boolean {
-    return servingStatus(this.healthSource) === ServingStatus.SERVING;
+    return !this.shuttingDown && this.ipam.status().ready;
   }
 
-  private health(req: { service: string }): { status: number } {
-    return checkHealth(req, this.healthSource);
+  private refreshHealth(): void {
+    const status: HealthStatus = this.serving() ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    this.health.setStatus(SERVICE, status);
+  }
+
+  /** Connections refused since start because the limit was reached. */
+  get refusedConnections(): number {
+    return this.refused;
+  }
+
+  /** Open connections now. */
+  get openConnections(): number {
+    return this.connections.size;
   }
 
   /** Binds the Unix socket: parent directory created 0700 if missing, a stale socket removed, mode 0600. */
   async listen(socketPath: string): Promise<void> {
     await prepareSocketPath(socketPath);
-    await this.server.listen(socketPath);
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.injector = injector;
+    const listener = createServer({ pauseOnConnect: false }, (socket) => this.accept(socket, injector));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.listener = listener;
     this.socketPath = socketPath;
     restrictSocket(socketPath);
+    this.refreshHealth();
+    this.healthTimer = setInterval(() => this.refreshHealth(), HEALTH_REFRESH_MS);
+    this.healthTimer.unref();
+  }
+
+  private accept(socket: Socket, injector: { injectConnection(s: Socket): void }): void {
+    if (this.shuttingDown || this.connections.size >= this.limits.maxConnections) {
+      this.refused++;
+      if (this.refused === 1 || this.refused % 1000 === 0)
+        this.opts.logger.warn(
+          { open: this.connections.size, limit: this.limits.maxConnections, refused: this.refused },
+          'gRPC connection refused: too many open connections (TIDEPOOL_GRPC_MAX_CONNECTIONS)',
+        );
+      socket.destroy();
+      return;
+    }
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
+    // A connection that sends nothing never becomes an HTTP/2 session for grpc-js's idle timer: the socket's
+    // own timeout closes it. One that has spoken is left to grpc-js, which closes it once idle.
+    socket.setTimeout(this.limits.idleTimeoutMs, () => {
+      if (socket.bytesRead > 0) return socket.setTimeout(0);
+      this.opts.logger.debug('gRPC connection closed: it sent nothing for the idle timeout');
+      socket.destroy();
+    });
+    injector.injectConnection(socket);
   }
 
   /**
@@ -203,8 +267,23 @@ export class IpamServer {
    */
   async shutdown(graceMs: number): Promise<{ forced: boolean }> {
     this.shuttingDown = true;
-    const { forced } = await this.server.shutdown(graceMs);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.refreshHealth();
+    const listener = this.listener;
+    this.listener = null;
+    const closed = listener ? new Promise<void>((r) => listener.close(() => r())) : Promise.resolve();
     if (this.socketPath) removeSocket(this.socketPath);
+    // GOAWAY on every connection: calls in flight finish, new ones go elsewhere; after graceMs grpc-js
+    // cancels what is left.
+    this.injector?.drain(graceMs);
+    const deadline = Date.now() + graceMs;
+    while (this.connections.size > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
+    const forced = this.connections.size > 0;
+    for (const s of this.connections) s.destroy();
+    this.injector?.destroy();
+    this.server.forceShutdown();
+    await closed;
     return { forced };
   }
 }

@@ -1,137 +1,47 @@
-// Types and schemas of proto/tidepool.proto, for proto/codec.ts. Keep field numbers identical to the .proto.
+// The contract's services, methods and message types, all from the code generated from proto/tidepool.proto
+// (proto/generated/tidepool.js): nothing here restates a field.
+import { grpc, tidepool } from './generated/tidepool.js';
 import type { Schema } from './codec.js';
 
 export const SERVICE = 'tidepool.v1.Ipam';
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
-export interface AllocateRequest {
-  network: string;
-  containerId: string;
-  ifname: string;
-  netns: string;
-  podNamespace: string;
-  podName: string;
-  podUid: string;
-}
-export interface AllocateResponse {
-  address: string;
-  deviceNumber: number;
-  routeTable: number;
-  subnetGateway: string;
-  subnetCidr: string;
-  mtu: number;
-  vpcCidrs: string[];
-  interfaceId: string;
-  waitedMs: number;
-  reused: boolean;
-}
-export interface ReleaseRequest {
-  network: string;
-  containerId: string;
-  ifname: string;
-  reason: string;
-}
-export interface ReleaseResponse {
-  released: boolean;
-  address: string;
-  deviceNumber: number;
-  routeTable: number;
-}
-export interface CheckRequest {
-  network: string;
-  containerId: string;
-  ifname: string;
-}
-export interface CheckResponse {
-  found: boolean;
-  address: string;
-  deviceNumber: number;
-  routeTable: number;
-}
-export interface Attachment {
-  containerId: string;
-  ifname: string;
-}
-export interface GcRequest {
-  network: string;
-  valid: Attachment[];
-}
-export interface GcResponse {
-  released: string[];
-}
-export type StatusRequest = Record<string, never>;
-export interface StatusResponse {
-  ready: boolean;
-  message: string;
-  free: number;
-  assigned: number;
-  cooling: number;
-  total: number;
-  capacity: number;
-}
+const v1 = tidepool.v1;
+const health = grpc.health.v1;
 
-const key: Schema = {
-  network: { no: 1, type: 'string' },
-  containerId: { no: 2, type: 'string' },
-  ifname: { no: 3, type: 'string' },
-};
-const attachment: Schema = { containerId: { no: 1, type: 'string' }, ifname: { no: 2, type: 'string' } };
+/** A message as a plain object: every field present, none null. */
+type Plain<P> = { [K in keyof Omit<P, '$unknowns'>]-?: Plain1<NonNullable<P[K]>> };
+type Plain1<V> = V extends (infer E)[] ? Plain1<E>[] : V extends object ? Plain<V> : V;
+
+export type AllocateRequest = Plain<tidepool.v1.AllocateRequest.$Properties>;
+export type AllocateResponse = Plain<tidepool.v1.AllocateResponse.$Properties>;
+export type ReleaseRequest = Plain<tidepool.v1.ReleaseRequest.$Properties>;
+export type ReleaseResponse = Plain<tidepool.v1.ReleaseResponse.$Properties>;
+export type CheckRequest = Plain<tidepool.v1.CheckRequest.$Properties>;
+export type CheckResponse = Plain<tidepool.v1.CheckResponse.$Properties>;
+export type Attachment = Plain<tidepool.v1.Attachment.$Properties>;
+export type GcRequest = Plain<tidepool.v1.GcRequest.$Properties>;
+export type GcResponse = Plain<tidepool.v1.GcResponse.$Properties>;
+export type StatusRequest = Record<string, never>;
+export type StatusResponse = Plain<tidepool.v1.StatusResponse.$Properties>;
 
 export const schemas = {
-  AllocateRequest: {
-    ...key,
-    netns: { no: 4, type: 'string' },
-    podNamespace: { no: 5, type: 'string' },
-    podName: { no: 6, type: 'string' },
-    podUid: { no: 7, type: 'string' },
-  },
-  AllocateResponse: {
-    address: { no: 1, type: 'string' },
-    deviceNumber: { no: 2, type: 'uint32' },
-    routeTable: { no: 3, type: 'uint32' },
-    subnetGateway: { no: 4, type: 'string' },
-    subnetCidr: { no: 5, type: 'string' },
-    mtu: { no: 6, type: 'uint32' },
-    vpcCidrs: { no: 7, type: 'string', repeated: true },
-    interfaceId: { no: 8, type: 'string' },
-    waitedMs: { no: 9, type: 'uint32' },
-    reused: { no: 10, type: 'bool' },
-  },
-  ReleaseRequest: { ...key, reason: { no: 4, type: 'string' } },
-  ReleaseResponse: {
-    released: { no: 1, type: 'bool' },
-    address: { no: 2, type: 'string' },
-    deviceNumber: { no: 3, type: 'uint32' },
-    routeTable: { no: 4, type: 'uint32' },
-  },
-  CheckRequest: key,
-  CheckResponse: {
-    found: { no: 1, type: 'bool' },
-    address: { no: 2, type: 'string' },
-    deviceNumber: { no: 3, type: 'uint32' },
-    routeTable: { no: 4, type: 'uint32' },
-  },
-  GcRequest: {
-    network: { no: 1, type: 'string' },
-    valid: { no: 2, type: 'message', schema: attachment, repeated: true },
-  },
-  GcResponse: { released: { no: 1, type: 'string', repeated: true } },
-  StatusRequest: {},
-  StatusResponse: {
-    ready: { no: 1, type: 'bool' },
-    message: { no: 2, type: 'string' },
-    free: { no: 3, type: 'uint32' },
-    assigned: { no: 4, type: 'uint32' },
-    cooling: { no: 5, type: 'uint32' },
-    total: { no: 6, type: 'uint32' },
-    capacity: { no: 7, type: 'uint32' },
-  },
-  // grpc.health.v1: HealthCheckRequest { string service = 1; }, HealthCheckResponse { ServingStatus status = 1; }
-  HealthCheckRequest: { service: { no: 1, type: 'string' } },
-  HealthCheckResponse: { status: { no: 1, type: 'uint32' } },
+  AllocateRequest: v1.AllocateRequest,
+  AllocateResponse: v1.AllocateResponse,
+  ReleaseRequest: v1.ReleaseRequest,
+  ReleaseResponse: v1.ReleaseResponse,
+  CheckRequest: v1.CheckRequest,
+  CheckResponse: v1.CheckResponse,
+  Attachment: v1.Attachment,
+  GcRequest: v1.GcRequest,
+  GcResponse: v1.GcResponse,
+  StatusRequest: v1.StatusRequest,
+  StatusResponse: v1.StatusResponse,
+  HealthCheckRequest: health.HealthCheckRequest,
+  HealthCheckResponse: health.HealthCheckResponse,
 } satisfies Record<string, Schema>;
 
-/** Method name → request and response schema, for the server and the plugin's client. */
+/** Method name → request and response type, for the server and the plugin's client. */
 export const methods = {
   Allocate: { request: schemas.AllocateRequest, response: schemas.AllocateResponse },
   Release: { request: schemas.ReleaseRequest, response: schemas.ReleaseResponse },

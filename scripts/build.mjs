@@ -21,12 +21,20 @@ const common = {
 const targets = [
   // The daemon caps V8's young generation at 4 MiB semi-spaces: under a burst of calls the default (16 MiB)
   // grows its resident memory by about 40 MiB for no gain in latency (test/bench/daemon.bench.ts). Its
-  // dependencies are bundled (all but native better-sqlite3): loading grpc-js, zod and pino file by file
-  // was most of its start-up time, and a restart after a crash is time without pod networking.
+  // dependencies are bundled (all but native better-sqlite3, and the gRPC project's health and reflection
+  // services, which read their .proto files from their own package at run time, with the grpc-js and
+  // proto-loader they share): loading zod and pino file by file was most of its start-up time, and a
+  // restart after a crash is time without pod networking.
   {
     entry: 'ipamd/main.ts',
     out: 'dist/bin/tidepool-ipamd',
-    external: ['better-sqlite3'],
+    external: [
+      'better-sqlite3',
+      'grpc-health-check',
+      '@grpc/reflection',
+      '@grpc/grpc-js',
+      '@grpc/proto-loader',
+    ],
     banner: {
       js:
         '#!/usr/bin/env -S node --max-semi-space-size=4\n' +

@@ -1,11 +1,11 @@
-// A promise-returning gRPC client of the daemon (grpc-js with the hand codec), for tests and benchmarks.
+// A promise-returning gRPC client of the daemon (grpc-js on the generated contract), for tests and benchmarks.
 // The CNI plugin has its own lean node:http2 client; this one exercises the server as any gRPC client would.
 import * as grpc from '@grpc/grpc-js';
-import { healthService, ipamService } from '../../ipamd/service.js';
+import { healthCheckService, ipamService } from '../../proto/services.js';
 import type * as msg from '../../proto/messages.js';
 
 const IpamClientCtor = grpc.makeClientConstructor(ipamService, 'tidepool.v1.Ipam');
-const HealthClientCtor = grpc.makeClientConstructor(healthService, 'grpc.health.v1.Health');
+const HealthClientCtor = grpc.makeClientConstructor(healthCheckService, 'grpc.health.v1.Health');
 
 export type GrpcError = grpc.ServiceError;
 

@@ -165,9 +165,10 @@ describe('gRPC server', () => {
 
   test('shutdown lets an Allocate in flight finish, then refuses new calls', async () => {
     let open!: () => void;
+    await client.status(); // the connection is up before the call that shutdown must let finish
     ipam.gate = new Promise((r) => (open = r));
     const inFlight = client.allocate(valid);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
     const stopping = server.shutdown(5000);
     await new Promise((r) => setTimeout(r, 50));
     open();
