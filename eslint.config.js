@@ -1,7 +1,15 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'localstack/.venv/**', 'providers/instance-types.generated.ts', 'proto/generated/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'localstack/.venv/**',
+      'providers/instance-types.generated.ts',
+      'proto/generated/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -6,7 +6,7 @@
 import { decode, encode } from '../proto/codec.js';
 import { HEALTH_SERVICE, methods, schemas, SERVICE, type MethodName } from '../proto/messages.js';
 import type * as msg from '../proto/messages.js';
-import { hpackEncode } from '../proto/hpack.js';
+import { hpackEncode } from './http2/hpack.js';
 import { ConnectionError, Http2Connection, type Response } from './http2/connection.js';
 
 /** The daemon answered with a non-OK gRPC status. */

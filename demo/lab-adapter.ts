@@ -14,7 +14,7 @@ import { binDir } from '../lab/paths.js';
 import { podAdd, podDel } from '../lab/pod.js';
 import { simLabCloud, simRequest, simSocket } from '../lab/sim-cloud.js';
 import { labUp } from '../lab/up.js';
-import { localstackLabCloud } from '../localstack/lab-cloud.js';
+import { localstackLabCloud } from '../lab/localstack-cloud.js';
 import { daemonCloudCalls } from './daemon-calls.js';
 import { run } from './exec.js';
 import type { DemoLab, LabUpOptions, PodInfo, PoolSnapshot } from './lab-port.js';

@@ -5,17 +5,17 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import type { CloudInterface, Provider } from '../providers/types.js';
-import { IpamCore } from './core.js';
-import { listenHttp, type HttpEndpoint } from './http-listen.js';
-import { introspectionHandler } from './introspection.js';
-import { createOrphanAudit, registerOrphanMetric } from './orphans.js';
-import { LeakSweeper } from './sweeper.js';
+import { IpamCore } from './core/core.js';
+import { listenHttp, type HttpEndpoint } from './serve/http-listen.js';
+import { introspectionHandler } from './serve/introspection.js';
+import { createOrphanAudit, registerOrphanMetric } from './core/orphans.js';
+import { LeakSweeper } from './cloud/sweeper.js';
 import type { Logger } from './log.js';
-import { DeferredObserver, Metrics } from './metrics.js';
-import { createProvider } from './providers.js';
-import { IpamServer } from './server.js';
-import { prepareSocketPath } from './socket.js';
-import { StateStore } from './store/store.js';
+import { DeferredObserver, Metrics } from './serve/metrics.js';
+import { createProvider } from './cloud/providers.js';
+import { IpamServer } from './serve/grpc.js';
+import { prepareSocketPath } from './serve/socket.js';
+import { StateStore } from './state/store.js';
 
 export const STATE_FILE = 'ipamd.db';
 

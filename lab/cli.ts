@@ -12,7 +12,7 @@ import { createManifest, manifestPath, readManifest, withLabLock, type Manifest 
 import { defaultStateDir, DEFAULT_PREFIX, labNames, validatePrefix } from './names.js';
 import { selfCommand } from './paths.js';
 import { podAdd, podDel } from './pod.js';
-import { localstackLabCloud } from '../localstack/lab-cloud.js';
+import { localstackLabCloud } from './localstack-cloud.js';
 import { simLabCloud } from './sim-cloud.js';
 import { formatStatus, labStatus } from './status.js';
 import { labUp } from './up.js';

@@ -46,7 +46,7 @@ const targets = [
   { entry: 'providers/sim/server-main.ts', out: 'dist/bin/tidepool-sim', external: true },
   { entry: 'cni/main.ts', out: 'dist/bin/tidepool', external: false, options: pluginBuildOptions },
   // The AWS provider apart from the daemon: the daemon imports it only with TIDEPOOL_PROVIDER=aws, so a
-  // sim node never loads the AWS SDK (about 1 s and 90 MiB at start-up). See ipamd/providers.ts.
+  // sim node never loads the AWS SDK (about 1 s and 90 MiB at start-up). See ipamd/cloud/providers.ts.
   { entry: 'providers/aws/index.ts', out: 'dist/lib/provider-aws.js', external: true },
 ];
 

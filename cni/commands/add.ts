@@ -3,7 +3,7 @@
 // undoes runs, since an `ip -batch` that fails half-way has already created part of what it undoes.
 import { DEADLINE, type Context } from '../context.js';
 import { allocate } from '../daemon.js';
-import { hostVethName } from '../datapath/names.js';
+import { hostVethName } from '../../proto/veth-name.js';
 import { POD_GATEWAY } from '../datapath/neigh.js';
 import { requirePodNetns } from '../datapath/netns.js';
 import { planPod, setUpHostSide, setUpPodSide, tearDownHost, type PodPlan } from '../datapath/pod.js';

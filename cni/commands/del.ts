@@ -5,7 +5,7 @@
 // there is nothing left to do.
 import type { Context } from '../context.js';
 import { isUnreachable, release } from '../daemon.js';
-import { hostVethName } from '../datapath/names.js';
+import { hostVethName } from '../../proto/veth-name.js';
 import { netnsExists } from '../datapath/netns.js';
 import { deletePodInterface, tearDownHost } from '../datapath/pod.js';
 import type { Result } from '../result.js';

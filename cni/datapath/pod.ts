@@ -8,7 +8,7 @@ import { hostLinks, hostRoutes32 } from './procnet.js';
 import { addHostRoute, addPodRoutes, deleteHostRoute } from './route.js';
 import { setStrictRpFilter } from './rpfilter.js';
 import { addPodRules, deletePodRules } from './rule.js';
-import { temporaryVethName } from './names.js';
+import { temporaryVethName } from './random.js';
 import { addVeth, deleteLink, linkUp, randomMac, renameAndUp } from './veth.js';
 
 export interface PodPlan {

@@ -11,3 +11,8 @@ export function randomBytes(n: number): Buffer {
   }
   return buf;
 }
+
+/** A name for the host end while it is created; it becomes the real name once the pod side succeeded. */
+export function temporaryVethName(): string {
+  return `tpt${randomBytes(6).toString('hex')}`;
+}

@@ -3,17 +3,8 @@
 // answered, GOAWAY and RST_STREAM honoured. It replaces node:http2, whose 85 internal modules cost the
 // plugin ~20 ms of CPU at every pod ADD. Request bodies are tiny, so flow control only ever grants the
 // server more window.
-import {
-  Flag,
-  FrameType as Type,
-  frame,
-  H2Error,
-  PREFACE,
-  Setting,
-  u32,
-  unpad,
-} from '../../proto/h2-frame.js';
-import { HpackDecoder, hpackEncode } from '../../proto/hpack.js';
+import { Flag, FrameType as Type, frame, H2Error, PREFACE, Setting, u32, unpad } from './h2-frame.js';
+import { HpackDecoder, hpackEncode } from './hpack.js';
 import { connectBlocking, connectUnix, type BlockingStream, type ByteStream } from '../sys/unix-socket.js';
 
 const { EndStream: END_STREAM, Ack: ACK, EndHeaders: END_HEADERS, Priority: PRIORITY } = Flag;

@@ -140,7 +140,7 @@ export async function quarantineFresh(
       'EC2 assigned addresses that must not be used (emulator gap); giving them back',
     );
     // Not the ENI's own primary listed again: the emulator would take the primary away with it. That slot
-    // stays taken; the daemon counts it as such (see ipamd/resync.ts).
+    // stays taken; the daemon counts it as such (see ipamd/cloud/resync.ts).
     const bad = [...verdict.quarantined.keys()].filter((a) => a !== primary);
     if (bad.length) await retryStep(ctx.clock, STEP_RETRY, () => release(ctx, eniId, bad, kind));
   }

@@ -47,7 +47,7 @@ function interfaceCap(ctx: AwsContext): number {
 /**
  * Creates, tags and attaches a new ENI in the subnet asked for. Without one (and with subnet discovery on),
  * the discovered subnets are tried most-free first, moving on when one is full (reference 4.1); the
- * daemon's core chooses the subnet itself (ipamd/actions.ts chooseSubnet), so it is not listed twice.
+ * daemon's core chooses the subnet itself (ipamd/cloud/actions.ts chooseSubnet), so it is not listed twice.
  */
 export async function attachInterface(
   ctx: AwsContext,

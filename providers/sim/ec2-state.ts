@@ -4,8 +4,10 @@
 import { instanceLimits } from '../capacity.js';
 import { NotFoundError, SubnetFullError } from '../errors.js';
 import type { InterfaceFilter } from './api.js';
-import type { SimCloud } from './cloud.js';
-import type { InstanceRecord, InterfaceRecord, InterfaceView } from './model.js';
+import type { Clock } from '../clock.js';
+import type { InstanceRecord, InterfaceRecord, InterfaceView, SimEventBody } from './model.js';
+import type { SeededRandom } from './random.js';
+import type { SimTopology } from './topology.js';
 import { describeInterface, isVisible } from './views.js';
 
 export interface Ec2Timing {
@@ -13,9 +15,22 @@ export interface Ec2Timing {
   detachMs: number;
 }
 
+/**
+ * What the EC2 actions need of the cloud that holds them (SimCloud): its state, clock and randomness, the
+ * event stream, and `run`, which applies an action under the cloud's throttling, latency and faults.
+ */
+export interface Ec2Host {
+  readonly topology: SimTopology;
+  readonly clock: Clock;
+  readonly rng: SeededRandom;
+  emit(body: SimEventBody): void;
+  touch(): void;
+  run<T>(action: string, effect: () => T, opts?: { bucketKey?: string; instanceId?: string }): Promise<T>;
+}
+
 export class Ec2State {
   constructor(
-    protected readonly cloud: SimCloud,
+    protected readonly cloud: Ec2Host,
     readonly timing: Ec2Timing,
   ) {}
 

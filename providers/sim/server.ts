@@ -31,14 +31,6 @@
 //   POST /ec2/<Action>   Action ∈ DescribeInstances, DescribeNetworkInterfaces, DescribeSubnets,
 //        CreateNetworkInterface, AttachNetworkInterface, DetachNetworkInterface, DeleteNetworkInterface,
 //        AssignPrivateIpAddresses, UnassignPrivateIpAddresses, CreateTags → the method's result as JSON
-// Provider calls of one node (the same logic as InProcessSimProvider, run inside the server):
-//   POST /nodes/<instanceId>/describeNode | listInterfaces | listSubnets            {}
-//   POST /nodes/<instanceId>/assignAddresses | assignPrefixes                       {interfaceId, count}
-//   POST /nodes/<instanceId>/releaseAddresses {interfaceId, addresses} | releasePrefixes {interfaceId, prefixes}
-//   POST /nodes/<instanceId>/attachInterface  AttachRequest → CloudInterface
-//   POST /nodes/<instanceId>/detachAndDeleteInterface {interfaceId}
-//   POST /nodes/<instanceId>/sweepLeakedInterfaces {minAgeMs} → string[]
-//   → {"result": <value>} (null for void)
 
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -56,7 +48,6 @@ import { isEc2Action } from './actions.js';
 import type { SimCloud } from './cloud.js';
 import { validateFaults } from './faults.js';
 import type { SimEvent } from './model.js';
-import { SimNodeProvider } from './node.js';
 import { StateFile } from './statefile.js';
 import { describeInstance } from './views.js';
 
@@ -72,19 +63,6 @@ export interface SimServer {
   readonly socketPath: string;
   close(): Promise<void>;
 }
-
-const NODE_METHODS = new Set([
-  'describeNode',
-  'listInterfaces',
-  'listSubnets',
-  'assignAddresses',
-  'assignPrefixes',
-  'releaseAddresses',
-  'releasePrefixes',
-  'attachInterface',
-  'detachAndDeleteInterface',
-  'sweepLeakedInterfaces',
-]);
 
 class HttpError extends Error {
   constructor(
@@ -109,7 +87,6 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServer>
   const ring: SimEvent[] = [];
   const ringSize = opts.eventBuffer ?? 10_000;
   const streams = new Set<ServerResponse>();
-  const nodes = new Map<string, SimNodeProvider>();
 
   cloud.on((e) => {
     ring.push(e);
@@ -121,17 +98,6 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServer>
     for (const res of streams) res.write('{"type":"ping"}\n');
   }, 15_000);
   ping.unref();
-
-  const node = (id: string): SimNodeProvider => {
-    let p = nodes.get(id);
-    if (!p) {
-      if (!cloud.topology.instances.has(id))
-        throw new NotFoundError(`no instance ${id}`, 'InvalidInstanceID.NotFound', 'Node');
-      p = new SimNodeProvider(cloud.ec2, { instanceId: id, clock: cloud.clock });
-      nodes.set(id, p);
-    }
-    return p;
-  };
 
   async function route(
     req: IncomingMessage,
@@ -147,11 +113,6 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServer>
       const method = ACTION_METHODS[parts[1]];
       const fn = cloud.ec2[method] as (r: unknown) => Promise<unknown>;
       return [200, (await fn.call(cloud.ec2 as SimEc2, body ?? {})) ?? null];
-    }
-    if (parts[0] === 'nodes' && parts.length === 3 && m === 'POST') {
-      if (!NODE_METHODS.has(parts[2]))
-        throw new HttpError(404, 'InvalidAction', `unknown provider call ${parts[2]}`);
-      return [200, { result: (await callNode(node(parts[1]), parts[2], b)) ?? null }];
     }
     const key = `${m} /${parts[0] ?? ''}${parts.length > 1 ? '/:id' : ''}`;
     switch (key) {
@@ -183,7 +144,6 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServer>
       }
       case 'DELETE /instances/:id':
         cloud.terminateInstance(parts[1]);
-        nodes.delete(parts[1]);
         return [204, undefined];
       case 'GET /faults':
         return [200, cloud.getFaults()];
@@ -251,32 +211,6 @@ export async function startSimServer(opts: SimServerOptions): Promise<SimServer>
       if (existsSync(opts.socketPath)) unlinkSync(opts.socketPath);
     },
   };
-}
-
-function callNode(p: SimNodeProvider, method: string, b: Record<string, unknown>): Promise<unknown> {
-  const id = b.interfaceId as string;
-  switch (method) {
-    case 'describeNode':
-      return p.describeNode();
-    case 'listInterfaces':
-      return p.listInterfaces();
-    case 'listSubnets':
-      return p.listSubnets();
-    case 'assignAddresses':
-      return p.assignAddresses(id, b.count as number);
-    case 'assignPrefixes':
-      return p.assignPrefixes(id, b.count as number);
-    case 'releaseAddresses':
-      return p.releaseAddresses(id, (b.addresses as string[]) ?? []);
-    case 'releasePrefixes':
-      return p.releasePrefixes(id, (b.prefixes as string[]) ?? []);
-    case 'attachInterface':
-      return p.attachInterface(b as unknown as Parameters<SimNodeProvider['attachInterface']>[0]);
-    case 'detachAndDeleteInterface':
-      return p.detachAndDeleteInterface(id);
-    default:
-      return p.sweepLeakedInterfaces(Number(b.minAgeMs ?? 0));
-  }
 }
 
 function errorReply(err: unknown): [number, unknown] {

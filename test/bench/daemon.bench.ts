@@ -18,6 +18,8 @@
 //                                to the first successful Allocate; median of 5 restarts
 //   restart_to_ready             ms from spawning to health SERVING (store loaded and the cloud listed)
 // Targets (issue 2): p99 ≤ 5 ms, RSS ≤ 100 MiB, restart ≤ 1000 ms. Figures, never assertions.
+// DAEMON_BENCH_BASELINE=<another build's tidepool-ipamd> measures that build first, in the same run, and prints
+// its latency, memory and CPU figures as baseline_<name> (the before-and-after of a change, side by side).
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -36,7 +38,7 @@ const RESTARTS = 5;
 const DEADLINE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const bench = (name: string, value: number, unit: string) =>
+const report = (name: string, value: number, unit: string) =>
   process.stdout.write(`BENCH ${name} ${Number.isInteger(value) ? value : value.toFixed(2)} ${unit}\n`);
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -64,11 +66,13 @@ async function waitFree(node: TestNode, free: number): Promise<void> {
   }
 }
 
-async function latencyAndRss(): Promise<void> {
+async function latencyAndRss(daemonBin?: string, prefix = ''): Promise<void> {
+  const bench = (name: string, value: number, unit: string) => report(prefix + name, value, unit);
   // Cooldown 0: released addresses return to the pool at once, so every round runs on a warm pool and
   // measures the daemon's hot path (store transaction + gRPC), not pool growth.
   const node = await TestNode.create({
     instanceType: 'm5.4xlarge',
+    daemonBin,
     env: {
       MINIMUM_IP_TARGET: String(CLIENTS * PER_CLIENT + 20),
       WARM_IP_TARGET: '20',
@@ -218,8 +222,8 @@ async function restart(): Promise<void> {
     }
     serving.sort((a, b) => a - b);
     ready.sort((a, b) => a - b);
-    bench('restart_to_serving', pct(serving, 50), 'ms');
-    bench('restart_to_ready', pct(ready, 50), 'ms');
+    report('restart_to_serving', pct(serving, 50), 'ms');
+    report('restart_to_ready', pct(ready, 50), 'ms');
   } finally {
     await node.cleanup();
   }
@@ -231,6 +235,12 @@ process.stdout.write(
     .map((l) => l.toFixed(2))
     .join(' ')} on ${cpus().length} cores\n`,
 );
+const baseline = process.env.DAEMON_BENCH_BASELINE;
+if (baseline) {
+  process.stdout.write(`# baseline: ${baseline}\n`);
+  await latencyAndRss(baseline, 'baseline_');
+  process.stdout.write('# this build: dist/bin/tidepool-ipamd\n');
+}
 await latencyAndRss();
 await restart();
 process.stdout.write(

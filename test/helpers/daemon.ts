@@ -178,6 +178,8 @@ export interface DaemonOptions {
   instanceType?: string;
   /** Options of node itself for the daemon (e.g. ['--cpu-prof'] to profile it). */
   nodeArgs?: string[];
+  /** Another build of the daemon (a benchmark's baseline); dist/bin/tidepool-ipamd when absent. */
+  daemonBin?: string;
 }
 
 export class DaemonProcess {
@@ -203,14 +205,16 @@ export class DaemonProcess {
 
   /** Command words put before the daemon (e.g. ['ip', 'netns', 'exec', NS] to run it in a namespace). */
   wrap: string[] = [];
+  /** The daemon executable. */
+  bin = BIN.daemon;
 
   /** Spawns the daemon (same state directory, socket and ports each time); does not wait. */
   spawn(): Proc {
     this.starts++;
     const log = join(this.dir, 'daemon.log');
     this.proc = this.wrap.length
-      ? Proc.run([...this.wrap, requireBuilt(BIN.daemon)], this.env, log)
-      : Proc.spawn(requireBuilt(BIN.daemon), [], this.env, log, this.nodeArgs);
+      ? Proc.run([...this.wrap, requireBuilt(this.bin)], this.env, log)
+      : Proc.spawn(requireBuilt(this.bin), [], this.env, log, this.nodeArgs);
     return this.proc;
   }
 
@@ -294,6 +298,7 @@ export class TestNode {
       };
       node.daemon = new DaemonProcess(dir, sim, instanceId, env);
       node.daemon.nodeArgs = opts.nodeArgs ?? [];
+      if (opts.daemonBin) node.daemon.bin = opts.daemonBin;
       node.daemon.introspectionUrl = `http://127.0.0.1:${introspection}`;
       node.daemon.metricsUrl = `http://127.0.0.1:${metrics}`;
       if (opts.start ?? true) await node.daemon.start();

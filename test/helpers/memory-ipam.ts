@@ -9,7 +9,7 @@ import {
   type Ipam,
   type PodRef,
   type PoolStatus,
-} from '../../ipamd/types.js';
+} from '../../ipamd/core/types.js';
 
 const keyOf = (k: AllocationKey) => `${k.network}/${k.containerId}/${k.ifname}`;
 

@@ -4,7 +4,7 @@
 // internet sees the node's address (SNAT). Everything lives in namespaces the lab creates; `lab down` removes it.
 import { join } from 'node:path';
 import { DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
-import { labEc2 } from '../../localstack/lab-cloud.js';
+import { labEc2 } from '../../lab/localstack-cloud.js';
 import { Lab, namespacesWithPrefix, testPrefix } from '../helpers/lab.js';
 
 const lab = new Lab(testPrefix());

@@ -2,7 +2,7 @@
 // second ENI when the first is full, the instance type's and MAX_ENI's limits (enforced by Tidepool: the
 // emulator enforces none), shrink on the AWS timers, and EC2's view always equal to the daemon's.
 import { DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
-import { NodeFullError } from '../../ipamd/types.js';
+import { NodeFullError } from '../../ipamd/core/types.js';
 import { seed, useLocalStack, type LocalStackLease } from '../helpers/localstack.js';
 import { awsNode, type AwsNode } from '../helpers/localstack-node.js';
 

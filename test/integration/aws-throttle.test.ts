@@ -6,7 +6,7 @@
 // run takes about 20 calls, so the ratios move from run to run: over 169 runs of 94 seeds, answered
 // 1.00–1.68× (the top ones include giving back addresses the emulator listed twice), all 1.05–2.63×.
 // TIDEPOOL_FAULT_SEED picks the fault sequence (default 2).
-import { PoolWaitTimeoutError } from '../../ipamd/types.js';
+import { PoolWaitTimeoutError } from '../../ipamd/core/types.js';
 import { ThrottledError, TransientError } from '../../providers/errors.js';
 import { FaultProxy } from '../../localstack/fault-proxy.js';
 import { seed, useLocalStack, type LocalStackLease } from '../helpers/localstack.js';

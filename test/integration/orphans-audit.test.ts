@@ -5,8 +5,8 @@
 // orphans.test.ts.
 import { createHash } from 'node:crypto';
 import { VirtualClock } from '../../providers/clock.js';
-import { allocationVeth, OrphanAudit } from '../../ipamd/orphans.js';
-import type { Allocation, AllocationKey } from '../../ipamd/types.js';
+import { allocationVeth, OrphanAudit } from '../../ipamd/core/orphans.js';
+import type { Allocation, AllocationKey } from '../../ipamd/core/types.js';
 
 const GRACE = 60_000;
 const INTERVAL = 60_000;

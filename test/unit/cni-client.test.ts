@@ -14,7 +14,7 @@ import {
   GrpcStatusError,
 } from '../../cni/client.js';
 import { daemonError } from '../../cni/daemon.js';
-import { IpamServer } from '../../ipamd/server.js';
+import { IpamServer } from '../../ipamd/serve/grpc.js';
 import { MemoryIpam } from '../helpers/memory-ipam.js';
 
 type Client = Pick<DaemonClient, 'call' | 'health' | 'close'> & { exited?: Promise<number | null> };

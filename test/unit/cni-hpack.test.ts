@@ -1,7 +1,7 @@
 // HPACK of the plugin's HTTP/2 client, against the examples of RFC 7541 Appendix C (checked also with an
 // independent decoder, Python's hpack): Huffman strings, the dynamic table shared across header blocks,
 // table entries referenced by later blocks.
-import { HpackDecoder, HpackError, hpackEncode, huffmanDecode } from '../../proto/hpack.js';
+import { HpackDecoder, HpackError, hpackEncode, huffmanDecode } from '../../cni/http2/hpack.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 

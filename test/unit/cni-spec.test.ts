@@ -1,7 +1,7 @@
 // The plugin's handling of the CNI specification, as pure functions: config, environment, CNI_ARGS,
 // versions, results in every supported version, host veth names, ip -batch failure parsing.
 import { parseFailures } from '../../cni/datapath/batch.js';
-import { hostVethName } from '../../cni/datapath/names.js';
+import { hostVethName } from '../../proto/veth-name.js';
 import { parseArgs, parseCommand, parseEnv } from '../../cni/env.js';
 import { CniError } from '../../cni/errors.js';
 import { parseNetConf, peekVersion } from '../../cni/netconf.js';
@@ -233,7 +233,7 @@ describe('ip -batch failures', () => {
 describe('SHA-1 of host veth names', () => {
   it('matches node:crypto on names of every length around the block boundaries', async () => {
     const { createHash } = await import('node:crypto');
-    const { sha1Hex } = await import('../../cni/datapath/sha1.js');
+    const { sha1Hex } = await import('../../proto/sha1.js');
     for (let n = 0; n < 200; n++) {
       const text = `ns-${n}.` + 'pod-é'.repeat(n).slice(0, n);
       expect(sha1Hex(text)).toBe(createHash('sha1').update(text).digest('hex'));

@@ -8,9 +8,9 @@ import { VirtualClock } from '../../providers/clock.js';
 import type { SimCloudOptions } from '../../providers/sim/cloud.js';
 import { createSimNode, InProcessSimProvider } from '../../providers/sim/inprocess.js';
 import type { SimCloud } from '../../providers/sim/cloud.js';
-import { IpamCore } from '../../ipamd/core.js';
-import { StateStore } from '../../ipamd/store/store.js';
-import type { CloudCallOutcome, IpamObserver } from '../../ipamd/types.js';
+import { IpamCore } from '../../ipamd/core/core.js';
+import { StateStore } from '../../ipamd/state/store.js';
+import type { CloudCallOutcome, IpamObserver } from '../../ipamd/core/types.js';
 import { uniform } from '../../providers/sim/random.js';
 
 export interface TestNode {

@@ -1,5 +1,5 @@
-import { listenHttp } from '../../ipamd/http-listen.js';
-import { introspectionHandler } from '../../ipamd/introspection.js';
+import { listenHttp } from '../../ipamd/serve/http-listen.js';
+import { introspectionHandler } from '../../ipamd/serve/introspection.js';
 import { runCtl } from '../../ctl/cli.js';
 import { renderStatus } from '../../ctl/status.js';
 import type { Io } from '../../ctl/io.js';

@@ -1,8 +1,8 @@
 // The aws-compatible policy with parked requests that one incumbent step cannot serve (parked-growth.ts):
 // one round plans every top-up and attach they need. m5.large: 3 ENIs × 10 IPv4 → 9 slots per ENI.
 import { describe, expect, test } from '@jest/globals';
-import { planPool, type PolicyName } from '../../ipamd/pool/plan.js';
-import type { PoolAction, PoolCapacity, PoolInterface, PoolTargets } from '../../ipamd/pool/model.js';
+import { planPool, type PolicyName } from '../../ipamd/engine/plan.js';
+import type { PoolAction, PoolCapacity, PoolInterface, PoolTargets } from '../../ipamd/engine/model.js';
 
 const NOW = 1_700_000_000_000;
 const OLD = NOW - 120_000;

@@ -2,16 +2,16 @@
 // (aws-vpc-cni.md 2.3, 3.3-3.5, 3.10). m5.large: 3 ENIs × 10 IPv4 → 9 secondary slots per ENI,
 // max pods 29 (secondary IPs) or 110 (prefixes: 3 × 9 × 16 + 2 = 434, capped at 110 for 2 vCPUs).
 import { describe, expect, test } from '@jest/globals';
-import { planPool, type PolicyName } from '../../ipamd/pool/plan.js';
+import { planPool, type PolicyName } from '../../ipamd/engine/plan.js';
 import type {
   PoolAction,
   PoolAddress,
   PoolCapacity,
   PoolInterface,
   PoolTargets,
-} from '../../ipamd/pool/model.js';
-import { poolStats } from '../../ipamd/pool/stats.js';
-import { BurstWindow } from '../../ipamd/pool/demand.js';
+} from '../../ipamd/engine/model.js';
+import { poolStats } from '../../ipamd/engine/stats.js';
+import { BurstWindow } from '../../ipamd/engine/demand.js';
 
 const NOW = 1_700_000_000_000;
 const OLD = NOW - 120_000; // attached two minutes ago: past the 60 s minimum life

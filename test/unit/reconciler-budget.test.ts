@@ -1,7 +1,7 @@
 // The cloud-call budget in virtual time: concurrency bound, one call at a time per interface, sharing of
 // identical waiting calls, token buckets, and which errors are retried.
 import { describe, expect, test } from '@jest/globals';
-import { CloudBudget } from '../../ipamd/budget.js';
+import { CloudBudget } from '../../ipamd/cloud/budget.js';
 import { VirtualClock } from '../../providers/clock.js';
 import { LimitExceededError, TransientError } from '../../providers/errors.js';
 import { seeded, settle } from './core.harness.js';

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { REALISTIC_LATENCY, type LatencyProfile } from '../../providers/sim/actions.js';
 import type { SimCloudOptions } from '../../providers/sim/cloud.js';
-import type { AllocateOutcome } from '../../ipamd/types.js';
+import type { AllocateOutcome } from '../../ipamd/core/types.js';
 import { key, makeNode, pod, settle, simCalls, type TestNode } from './core.harness.js';
 
 let node: TestNode | undefined;

@@ -1,6 +1,6 @@
-import { listenHttp, type HttpEndpoint } from '../../ipamd/http-listen.js';
-import { introspectionHandler } from '../../ipamd/introspection.js';
-import { Metrics } from '../../ipamd/metrics.js';
+import { listenHttp, type HttpEndpoint } from '../../ipamd/serve/http-listen.js';
+import { introspectionHandler } from '../../ipamd/serve/introspection.js';
+import { Metrics } from '../../ipamd/serve/metrics.js';
 import { loadSettings } from '../../config/settings.js';
 import { MemoryIpam } from '../helpers/memory-ipam.js';
 

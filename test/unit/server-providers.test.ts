@@ -1,6 +1,6 @@
 import { loadSettings } from '../../config/settings.js';
 import * as errors from '../../providers/errors.js';
-import { createProvider, DeferredProvider, withDaemonErrors } from '../../ipamd/providers.js';
+import { createProvider, DeferredProvider, withDaemonErrors } from '../../ipamd/cloud/providers.js';
 import { createSimNode } from '../../providers/sim/inprocess.js';
 import { silentLogger } from '../../ipamd/log.js';
 

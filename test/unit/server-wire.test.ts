@@ -1,4 +1,4 @@
-// The daemon's gRPC socket (ipamd/server.ts, @grpc/grpc-js) against real clients: @grpc/grpc-js (deadlines,
+// The daemon's gRPC socket (ipamd/serve/grpc.ts, @grpc/grpc-js) against real clients: @grpc/grpc-js (deadlines,
 // unknown methods, status messages that need percent-encoding), raw node:http2 requests for what a
 // well-behaved client never sends (other encodings, wrong method or content type, invalid UTF-8, oversized
 // messages), and raw sockets for the socket's bounds (connection limit, silent connections).
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { connect, type Socket } from 'node:net';
-import { IpamServer } from '../../ipamd/server.js';
+import { IpamServer } from '../../ipamd/serve/grpc.js';
 import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from '../../config/settings.js';
 import { silentLogger } from '../../ipamd/log.js';
 import { encode } from '../../proto/codec.js';

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IpamServer } from '../../ipamd/server.js';
+import { IpamServer } from '../../ipamd/serve/grpc.js';
 import { silentLogger } from '../../ipamd/log.js';
-import { PoolWaitTimeoutError, ShuttingDownError } from '../../ipamd/types.js';
+import { PoolWaitTimeoutError, ShuttingDownError } from '../../ipamd/core/types.js';
 import { grpcStatus, IpamClient, type GrpcError } from '../helpers/ipam-client.js';
 import { MemoryIpam } from '../helpers/memory-ipam.js';
 

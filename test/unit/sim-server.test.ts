@@ -10,7 +10,7 @@ import {
 } from '../../providers/errors.js';
 import { SimAdminClient, SimProvider, subscribeEvents } from '../../providers/sim/client.js';
 import type { SimEvent } from '../../providers/sim/model.js';
-import type { IntentJournal, NodeInfo } from '../../providers/types.js';
+import type { IntentJournal } from '../../providers/types.js';
 import { SimHttp } from '../../providers/sim/http.js';
 import { bundleSimServer, startSim, tempDir, type RunningSim } from '../helpers/sim-server.js';
 
@@ -210,18 +210,10 @@ test('many nodes share one server concurrently; no address is handed out twice',
   }
 });
 
-test('the provider-call endpoints serve a node without a client-side provider', async () => {
+test('launching an instance whose id exists is refused with 409 InstanceExists', async () => {
   const s = await sim('nodes', ['--instance', 'm5.large@i-lab1']);
   const http = new SimHttp(s.socket);
   clients.push(http);
-  const { result: node } = await http.request<{ result: NodeInfo }>('POST', '/nodes/i-lab1/describeNode', {});
-  expect(node).toMatchObject({ instanceId: 'i-lab1', instanceType: 'm5.large' });
-  const { result: ips } = await http.request<{ result: string[] }>('POST', '/nodes/i-lab1/assignAddresses', {
-    interfaceId: node.primaryInterfaceId,
-    count: 2,
-  });
-  expect(ips).toHaveLength(2);
-  await expect(http.request('POST', '/nodes/i-nobody/listInterfaces', {})).rejects.toThrow(NotFoundError);
   await expect(
     http.request('POST', '/instances', { instanceType: 'm5.large', instanceId: 'i-lab1' }),
   ).rejects.toMatchObject({

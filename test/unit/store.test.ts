@@ -8,7 +8,7 @@ import {
   StoreConflictError,
   StoreInUseError,
   StoreSchemaError,
-} from '../../ipamd/store/store.js';
+} from '../../ipamd/state/store.js';
 
 let dir: string;
 const now = 1_000_000;

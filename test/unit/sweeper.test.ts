@@ -3,8 +3,8 @@
 import { VirtualClock } from '../../providers/clock.js';
 import { createSimNode } from '../../providers/sim/inprocess.js';
 import { TAG_NODE } from '../../providers/sim/node.js';
-import { CloudBudget } from '../../ipamd/budget.js';
-import { LeakSweeper, SWEEP_MIN_AGE_MS, SWEEP_PERIOD_MS } from '../../ipamd/sweeper.js';
+import { CloudBudget } from '../../ipamd/cloud/budget.js';
+import { LeakSweeper, SWEEP_MIN_AGE_MS, SWEEP_PERIOD_MS } from '../../ipamd/cloud/sweeper.js';
 
 const log = { info: () => {}, warn: () => {} };
 

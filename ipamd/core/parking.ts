@@ -2,8 +2,8 @@
 // TIDEPOOL_ADD_WAIT_MS (on the injected clock); they are served oldest first as soon as addresses
 // arrive or a cooldown ends, and failed together when the node turns out to be full.
 
-import type { Clock } from '../providers/clock.js';
-import { keyString, type NodePool } from './node-pool.js';
+import type { Clock } from '../../providers/clock.js';
+import { keyString, type NodePool } from '../state/node-pool.js';
 import {
   type AllocateOutcome,
   type AllocationKey,

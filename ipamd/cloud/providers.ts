@@ -1,7 +1,7 @@
 // The provider factory: TIDEPOOL_PROVIDER picks the cloud. Each provider's module is loaded only when
 // chosen, so a sim node never loads the AWS SDK at start-up (start time matters: restart_to_serving).
-import type { Settings } from '../config/settings.js';
-import * as cloudErrors from '../providers/errors.js';
+import type { Settings } from '../../config/settings.js';
+import * as cloudErrors from '../../providers/errors.js';
 import type {
   AttachRequest,
   CloudInterface,
@@ -10,8 +10,8 @@ import type {
   OpenIntent,
   Provider,
   SubnetInfo,
-} from '../providers/types.js';
-import type { Logger } from './log.js';
+} from '../../providers/types.js';
+import type { Logger } from '../log.js';
 
 export class ProviderUnavailableError extends Error {
   constructor(message: string) {
@@ -20,7 +20,7 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
-type AwsModule = typeof import('../providers/aws/index.js');
+type AwsModule = typeof import('../../providers/aws/index.js');
 
 /**
  * The AWS provider module, by a path computed at run time: a literal import would make the bundler hoist
@@ -40,7 +40,7 @@ export async function createProvider(settings: Settings, logger: Logger): Promis
   const log = logger.child({ component: 'provider' });
   switch (settings.cloud.provider) {
     case 'sim': {
-      const { SimProvider } = await import('../providers/sim/client.js');
+      const { SimProvider } = await import('../../providers/sim/client.js');
       // The instance is launched with TIDEPOOL_SIM_INSTANCE_TYPE on first contact if it does not exist yet,
       // as a node boots; its id defaults to i-<hostname>, stable across daemon restarts.
       return new SimProvider({

@@ -3,8 +3,8 @@
 // ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$, an ifname is at most 15 characters, not "." or "..", and holds no '/', ':'
 // or whitespace. A bad request is refused with the field named, so a broken plugin or a hand-made call
 // says what is wrong instead of creating an allocation under a key nobody can release.
-import type { AllocateRequest, CheckRequest, GcRequest, ReleaseRequest } from '../proto/messages.js';
-import type { AllocationKey, PodRef } from './types.js';
+import type { AllocateRequest, CheckRequest, GcRequest, ReleaseRequest } from '../../proto/messages.js';
+import type { AllocationKey, PodRef } from '../core/types.js';
 
 export class InvalidRequestError extends Error {
   readonly grpcCode = 3; // INVALID_ARGUMENT

@@ -4,7 +4,7 @@
 // histogram, time spent waiting for the pool, pool-empty seconds and cloud call latency and throttles.
 import type PromClient from 'prom-client';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CloudCallOutcome, Ipam, IpamObserver } from './types.js';
+import type { CloudCallOutcome, Ipam, IpamObserver } from '../core/types.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const CLOUD_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

@@ -1,9 +1,9 @@
 // The node's capacity as the pool engine sees it: instance limits, MAX_ENI and max pods.
 
-import type { Settings } from '../config/settings.js';
-import { maxPods } from '../providers/capacity.js';
-import type { InstanceLimits } from '../providers/types.js';
-import { PREFIX_SIZE, type PoolCapacity } from './pool/model.js';
+import type { Settings } from '../../config/settings.js';
+import { maxPods } from '../../providers/capacity.js';
+import type { InstanceLimits } from '../../providers/types.js';
+import { PREFIX_SIZE, type PoolCapacity } from './model.js';
 
 export function poolCapacity(limits: InstanceLimits, pool: Settings['pool']): PoolCapacity {
   const maxInterfaces = pool.maxEni > 0 ? Math.min(limits.maxInterfaces, pool.maxEni) : limits.maxInterfaces;

@@ -3,9 +3,9 @@
 // period in which its view may lag ours (a just-assigned address not yet listed, a just-released one
 // still listed).
 
-import type { CloudInterface, NodeInfo } from '../providers/types.js';
-import type { CoreLogger } from './logger.js';
-import type { LiveInterface, NodePool } from './node-pool.js';
+import type { CloudInterface, NodeInfo } from '../../providers/types.js';
+import type { CoreLogger } from '../core/logger.js';
+import type { LiveInterface, NodePool } from '../state/node-pool.js';
 
 export interface ResyncInput {
   cloud: CloudInterface[];

@@ -2,12 +2,12 @@
 // (free, assigned, cooling) and prefixes, and the allocations. Memory answers every read (fast ADDs);
 // every change is written to SQLite before it is visible, so a restart rebuilds exactly this.
 
-import { cidrAddresses, subnetGateway } from '../config/net.js';
-import type { Clock } from '../providers/clock.js';
-import type { CloudInterface } from '../providers/types.js';
-import type { PoolInterface, PoolState } from './pool/model.js';
-import type { StateStore, StoredAllocation, StoredInterface } from './store/store.js';
-import type { Allocation, AllocationKey, PodRef } from './types.js';
+import { cidrAddresses, subnetGateway } from '../../config/net.js';
+import type { Clock } from '../../providers/clock.js';
+import type { CloudInterface } from '../../providers/types.js';
+import type { PoolInterface, PoolState } from '../engine/model.js';
+import type { StateStore, StoredAllocation, StoredInterface } from './store.js';
+import type { Allocation, AllocationKey, PodRef } from '../core/types.js';
 
 export interface LiveAddress {
   ip: string;

@@ -1,13 +1,13 @@
-// Processes the lab runs for its LocalStack mode (localstack/lab-cloud.ts), inside the lab's vpc namespace.
-//   lab-main.ts imds <host:port> <ec2-endpoint>   one IMDSv2 for every node: each request is answered for
+// Processes the lab runs for its LocalStack mode (lab/localstack-cloud.ts), inside the lab's vpc namespace.
+//   localstack-main.ts imds <host:port> <ec2-endpoint>   one IMDSv2 for every node: each request is answered for
 //                                                  the instance whose primary address sent it
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { ImdsServer } from './imds-server.js';
-import { ec2For } from './seed.js';
+import { ImdsServer } from '../localstack/imds-server.js';
+import { ec2For } from '../localstack/seed.js';
 
 async function imds(listen: string, endpoint: string): Promise<void> {
   const m = /^(.+):(\d+)$/.exec(listen ?? '');
-  if (!m || !endpoint) throw new Error('usage: lab-main.ts imds <host:port> <ec2-endpoint>');
+  if (!m || !endpoint) throw new Error('usage: localstack-main.ts imds <host:port> <ec2-endpoint>');
   const ec2 = ec2For(endpoint);
   const byAddress = new Map<string, string>();
   const server = new ImdsServer({
@@ -36,10 +36,10 @@ async function imds(listen: string, endpoint: string): Promise<void> {
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'imds')
   imds(args[0], args[1]).catch((err: Error) => {
-    process.stderr.write(`lab-main imds: ${err.message}\n`);
+    process.stderr.write(`localstack-main imds: ${err.message}\n`);
     process.exit(1);
   });
 else {
-  process.stderr.write('usage: lab-main.ts imds <host:port> <ec2-endpoint>\n');
+  process.stderr.write('usage: localstack-main.ts imds <host:port> <ec2-endpoint>\n');
   process.exit(2);
 }

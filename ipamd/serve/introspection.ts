@@ -1,7 +1,7 @@
 // Introspection HTTP on localhost (default 127.0.0.1:61679, as the incumbent's): what the daemon holds, as
 // JSON, for operators and tidepoolctl. Read-only; the data comes from Ipam.status() and Ipam.snapshot().
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Ipam } from './types.js';
+import type { Ipam } from '../core/types.js';
 
 export const INTROSPECTION_PATHS = {
   '/v1/pool': 'pool status: free, assigned, cooling, total, capacity, interfaces, parked requests',

@@ -2,10 +2,10 @@
 // grow (every allowed interface attached and holding all it can, or max pods reached) and no cooling
 // address frees up before the request's wait would end.
 
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../../config/settings.js';
 import { addressCapacity } from './capacity.js';
-import type { NodePool } from './node-pool.js';
-import type { Reconciler } from './reconciler.js';
+import type { NodePool } from '../state/node-pool.js';
+import type { Reconciler } from '../cloud/reconciler.js';
 
 export function nodeFullMessage(
   pool: NodePool,

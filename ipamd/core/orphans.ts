@@ -1,6 +1,6 @@
 // Orphan release (ARCHITECTURE section 2, issue 3): a DEL that runs while the daemon is down tears the pod's
 // datapath down from prevResult, but the address stays allocated in the store. The daemon finds such
-// allocations by their host veth: the plugin names it from the pod (cni/datapath/names.ts, reused here so
+// allocations by their host veth: the plugin names it from the pod (proto/veth-name.ts, the contract both sides share, so
 // the two can never disagree), so an allocation whose host veth is missing from the daemon's network
 // namespace belongs to a pod that is gone. It is released through Ipam.release, so the address cools down
 // exactly as after a DEL.
@@ -9,8 +9,8 @@
 // in any namespace); an allocation is released only when its veth is missing in two consecutive audits AND
 // it is older than the grace period (an ADD in progress creates the veth after allocating); a failed
 // listing releases nothing.
-import { hostVethName } from '../cni/datapath/names.js';
-import type { Clock } from '../providers/clock.js';
+import { hostVethName } from '../../proto/veth-name.js';
+import type { Clock } from '../../providers/clock.js';
 import type { IpamCore } from './core.js';
 import type { Allocation, Ipam } from './types.js';
 
@@ -134,7 +134,7 @@ export async function createOrphanAudit(opts: {
   core: IpamCore;
   log: OrphanLogger;
 }): Promise<OrphanAudit> {
-  const { HostExec } = await import('./hostnet/exec.js');
+  const { HostExec } = await import('../hostnet/exec.js');
   const host = new HostExec();
   return new OrphanAudit({
     ipam: opts.core,

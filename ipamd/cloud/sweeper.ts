@@ -6,8 +6,8 @@
 // tagged for this node or cluster, unattached, and older than 5 minutes (eniDeleteCooldownTime). The
 // provider's sweepLeakedInterfaces() does the tag scoping and the age gate; its calls go through the
 // daemon's one budget, so a sweep never competes unthrottled with pod allocations.
-import type { Clock } from '../providers/clock.js';
-import type { Provider } from '../providers/types.js';
+import type { Clock } from '../../providers/clock.js';
+import type { Provider } from '../../providers/types.js';
 import type { CloudBudget } from './budget.js';
 
 export interface SweeperOptions {

@@ -4,7 +4,7 @@
 //     it at their subnet gateway (the fabric answers for gateways locally), as an instance reaches EC2;
 //   - a socat that bridges a Unix socket in the lab's state directory to it, so the lab's own commands
 //     (launching instances, the fabric controller) reach it from any namespace;
-//   - one IMDS for every node (localstack/lab-main.ts imds), which answers each request for the instance
+//   - one IMDS for every node (lab/localstack-main.ts imds), which answers each request for the instance
 //     whose primary address asked, from LocalStack's view of it.
 // The fabric follows what DescribeNetworkInterfaces reports (PollingEventSource of lab/events.ts).
 import { existsSync } from 'node:fs';
@@ -20,11 +20,11 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { subnetGateway } from '../config/net.js';
-import type { CloudFactory, CloudProcess, LabCloud, LaunchedInstance } from '../lab/cloud.js';
-import { PollingEventSource, type InterfaceSnapshot } from '../lab/events.js';
-import type { Manifest } from '../lab/manifest.js';
+import type { CloudFactory, CloudProcess, LabCloud, LaunchedInstance } from './cloud.js';
+import { PollingEventSource, type InterfaceSnapshot } from './events.js';
+import type { Manifest } from './manifest.js';
 import { normalizeMac } from '../providers/aws/convert.js';
-import { seedCluster, type SeededCluster } from './seed.js';
+import { seedCluster, type SeededCluster } from '../localstack/seed.js';
 
 /** The repository (this file runs from localstack/ under tsx, or bundled into dist/bin/tidepoolctl). */
 function repoRoot(): string {
@@ -120,7 +120,7 @@ export const localstackLabCloud: CloudFactory = (m: Manifest): LabCloud => {
           process.execPath,
           '--import',
           pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
-          join(ROOT, 'localstack', 'lab-main.ts'),
+          join(ROOT, 'lab', 'localstack-main.ts'),
           'imds',
           `0.0.0.0:${LAB_IMDS_PORT}`,
           `http://127.0.0.1:${LAB_EC2_PORT}`,

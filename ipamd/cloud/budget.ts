@@ -5,9 +5,9 @@
 // Time is the injected Clock, so all of this runs in virtual time in tests and benchmarks.
 
 import PQueue from 'p-queue';
-import type { Clock } from '../providers/clock.js';
-import { isRetryable, ThrottledError } from '../providers/errors.js';
-import type { CloudCallOutcome, IpamObserver } from './types.js';
+import type { Clock } from '../../providers/clock.js';
+import { isRetryable, ThrottledError } from '../../providers/errors.js';
+import type { CloudCallOutcome, IpamObserver } from '../core/types.js';
 
 export type ApiClass = 'describe' | 'addresses' | 'interfaces';
 

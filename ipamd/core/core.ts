@@ -1,25 +1,25 @@
-// The daemon's core: implements Ipam (ipamd/types.ts) over the pool (memory + SQLite), the pool engine
+// The daemon's core: implements Ipam (ipamd/core/types.ts) over the pool (memory + SQLite), the pool engine
 // and the reconciler. An Allocate on a warm pool is answered from memory and one SQLite transaction.
 // On an empty pool with capacity left, the request parks (up to TIDEPOOL_ADD_WAIT_MS) and kicks the
 // reconciler at once; parked requests count as demand, so one cloud call serves all of them. It fails
 // only when the node is truly full or the wait expires, saying which. The comparison mode
 // (TIDEPOOL_COMPARISON_MODE=incumbent) fails at once instead, as the AWS VPC CNI does.
 
-import type { Settings } from '../config/settings.js';
-import { realClock, type Clock } from '../providers/clock.js';
-import type { CloudInterface, Provider } from '../providers/types.js';
-import { CloudBudget, type BudgetOptions } from './budget.js';
-import { addressCapacity } from './capacity.js';
-import { nodeFullMessage } from './node-full.js';
+import type { Settings } from '../../config/settings.js';
+import { realClock, type Clock } from '../../providers/clock.js';
+import type { CloudInterface, Provider } from '../../providers/types.js';
+import { CloudBudget, type BudgetOptions } from '../cloud/budget.js';
+import { addressCapacity } from '../engine/capacity.js';
+import { nodeFullMessage } from '../engine/node-full.js';
 import { silentCoreLogger, type CoreLogger } from './logger.js';
-import { keyString, NodePool } from './node-pool.js';
-import { BurstWindow, decayedRate, ewma, recordEvents, type RateEstimate } from './pool/demand.js';
-import type { PoolDemand } from './pool/model.js';
+import { keyString, NodePool } from '../state/node-pool.js';
+import { BurstWindow, decayedRate, ewma, recordEvents, type RateEstimate } from '../engine/demand.js';
+import type { PoolDemand } from '../engine/model.js';
 import { ParkingLot } from './parking.js';
-import { Reconciler } from './reconciler.js';
+import { Reconciler } from '../cloud/reconciler.js';
 import { buildSnapshot, type IpamSnapshot } from './snapshot.js';
-import { dropInterruptedChanges } from './store/interrupted.js';
-import type { StateStore } from './store/store.js';
+import { dropInterruptedChanges } from '../state/interrupted.js';
+import type { StateStore } from '../state/store.js';
 import {
   type AllocateOutcome,
   type Allocation,

@@ -2,16 +2,16 @@
 // the pool (memory + store). Addresses leave use before a release call and return if it fails; an
 // interface leaves use before its detach call.
 
-import type { Settings } from '../config/settings.js';
-import type { Clock } from '../providers/clock.js';
-import { NotFoundError, SubnetFullError } from '../providers/errors.js';
-import type { AttachRequest, CloudInterface, NodeInfo, Provider } from '../providers/types.js';
+import type { Settings } from '../../config/settings.js';
+import type { Clock } from '../../providers/clock.js';
+import { NotFoundError, SubnetFullError } from '../../providers/errors.js';
+import type { AttachRequest, CloudInterface, NodeInfo, Provider } from '../../providers/types.js';
 import type { CloudBudget } from './budget.js';
-import type { CoreLogger } from './logger.js';
-import type { NodePool } from './node-pool.js';
-import type { PoolAction } from './pool/model.js';
-import { DETACH_INTENT, RELEASE_INTENT } from './store/interrupted.js';
-import type { StateStore } from './store/store.js';
+import type { CoreLogger } from '../core/logger.js';
+import type { NodePool } from '../state/node-pool.js';
+import type { PoolAction } from '../engine/model.js';
+import { DETACH_INTENT, RELEASE_INTENT } from '../state/interrupted.js';
+import type { StateStore } from '../state/store.js';
 
 export interface ActionContext {
   node: NodeInfo;

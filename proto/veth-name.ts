@@ -1,7 +1,7 @@
-// Host-side veth names, as the AWS VPC CNI names them (pkg/networkutils/names.go): the prefix and the first
+// Host-side veth names, part of the contract: the plugin creates the link under this name and the daemon
+// finds a pod's link by it (orphan release, recovery). As the AWS VPC CNI names them (pkg/networkutils/names.go): the prefix and the first
 // 11 hex characters of SHA-1("<namespace>.<podname>"), at most 15 characters, stable across a pod's
 // re-creation so a stale link of the same name can be found and replaced.
-import { randomBytes } from './random.js';
 import { sha1Hex } from './sha1.js';
 
 export function hostVethName(
@@ -16,9 +16,4 @@ export function hostVethName(
   let key = podNamespace && podName ? `${podNamespace}.${podName}` : containerId;
   if (ifname !== 'eth0') key += `.${ifname}`;
   return prefix + sha1Hex(key).slice(0, 11);
-}
-
-/** A name for the host end while it is created; it becomes the real name once the pod side succeeded. */
-export function temporaryVethName(): string {
-  return `tpt${randomBytes(6).toString('hex')}`;
 }

@@ -9,20 +9,20 @@
 // what the cloud no longer has once a grace for visibility lag has passed.
 
 import { randomUUID } from 'node:crypto';
-import type { Settings } from '../config/settings.js';
-import type { Clock } from '../providers/clock.js';
-import { LimitExceededError, SubnetFullError, UnsupportedError } from '../providers/errors.js';
-import type { CloudInterface, NodeInfo, Provider } from '../providers/types.js';
+import type { Settings } from '../../config/settings.js';
+import type { Clock } from '../../providers/clock.js';
+import { LimitExceededError, SubnetFullError, UnsupportedError } from '../../providers/errors.js';
+import type { CloudInterface, NodeInfo, Provider } from '../../providers/types.js';
 import type { CloudBudget } from './budget.js';
-import { poolCapacity } from './capacity.js';
+import { poolCapacity } from '../engine/capacity.js';
 import { executeAction, type ActionContext } from './actions.js';
 import { growthOnly, InFlightGrowth } from './inflight.js';
-import type { CoreLogger } from './logger.js';
-import type { NodePool } from './node-pool.js';
-import type { PoolCapacity, PoolDemand } from './pool/model.js';
-import { planPool, policyOf, targetsOf } from './pool/plan.js';
+import type { CoreLogger } from '../core/logger.js';
+import type { NodePool } from '../state/node-pool.js';
+import type { PoolCapacity, PoolDemand } from '../engine/model.js';
+import { planPool, policyOf, targetsOf } from '../engine/plan.js';
 import { resyncPool } from './resync.js';
-import type { StateStore } from './store/store.js';
+import type { StateStore } from '../state/store.js';
 
 export interface ReconcilerOptions {
   settings: Settings;

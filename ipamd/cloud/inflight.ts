@@ -4,7 +4,7 @@
 // second round can start at once for the requests the first one does not cover, without asking twice
 // for the same addresses, reusing a device number or exceeding the node's interfaces.
 
-import { PREFIX_SIZE, type PoolAction, type PoolInterface, type PoolState } from './pool/model.js';
+import { PREFIX_SIZE, type PoolAction, type PoolInterface, type PoolState } from '../engine/model.js';
 
 type Grow = Extract<PoolAction, { kind: 'assign' | 'attach' }>;
 

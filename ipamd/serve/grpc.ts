@@ -16,10 +16,10 @@ import * as grpc from '@grpc/grpc-js';
 import { fromJSON } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus as HealthStatus } from 'grpc-health-check';
-import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from '../config/settings.js';
-import { SERVICE } from '../proto/messages.js';
-import type * as msg from '../proto/messages.js';
-import { DESCRIPTOR, InvalidMessage, ipamService } from '../proto/services.js';
+import { DEFAULT_GRPC_LIMITS, type GrpcLimits } from '../../config/settings.js';
+import { SERVICE } from '../../proto/messages.js';
+import type * as msg from '../../proto/messages.js';
+import { DESCRIPTOR, InvalidMessage, ipamService } from '../../proto/services.js';
 import {
   InvalidRequestError,
   validateAllocate,
@@ -35,8 +35,8 @@ import {
   ShuttingDownError,
   type Allocation,
   type Ipam,
-} from './types.js';
-import type { Logger } from './log.js';
+} from '../core/types.js';
+import type { Logger } from '../log.js';
 
 export const Code = grpc.status;
 

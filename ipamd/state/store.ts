@@ -24,7 +24,7 @@
 
 import Database from 'better-sqlite3';
 import type { IntentJournal, OpenIntent } from '../../providers/types.js';
-import type { AllocationKey, PodRef } from '../types.js';
+import type { AllocationKey, PodRef } from '../core/types.js';
 import { Checkpointer } from './checkpointer.js';
 import { SCHEMA_NAME, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';

@@ -1,9 +1,12 @@
 // What introspection shows: node, settings summary, capacity, interfaces with every address and its
 // state, allocations, parked requests, demand and the recent cloud calls.
 
-import type { CloudCallRecord } from './budget.js';
-import type { IpamCore } from './core.js';
-import type { PoolDemand } from './pool/model.js';
+import type { Settings } from '../../config/settings.js';
+import type { Clock } from '../../providers/clock.js';
+import type { CloudBudget, CloudCallRecord } from '../cloud/budget.js';
+import type { Reconciler } from '../cloud/reconciler.js';
+import type { NodePool } from '../state/node-pool.js';
+import type { PoolDemand } from '../engine/model.js';
 import type { Allocation, PoolStatus } from './types.js';
 
 export interface IpamSnapshot {
@@ -23,7 +26,7 @@ export interface IpamSnapshot {
     primaryAddress: string;
     attachedAt: string;
     detaching: boolean;
-    /** Slots the cloud lists as taken by nothing of the pool's (see ipamd/resync.ts); absent when none. */
+    /** Slots the cloud lists as taken by nothing of the pool's (see ipamd/cloud/resync.ts); absent when none. */
     blockedSlots?: number;
     prefixes: string[];
     addresses: {
@@ -38,7 +41,17 @@ export interface IpamSnapshot {
   cloud: { recentCalls: CloudCallRecord[]; totals: Record<string, number>; waitingOn: string };
 }
 
-export function buildSnapshot(core: IpamCore, demand: PoolDemand): IpamSnapshot {
+/** What a snapshot is read from: the core (IpamCore), seen only through what introspection shows. */
+export interface SnapshotSource {
+  readonly settings: Settings;
+  readonly clock: Clock;
+  readonly pool: NodePool;
+  readonly reconciler: Reconciler;
+  readonly budget: CloudBudget;
+  status(): PoolStatus;
+}
+
+export function buildSnapshot(core: SnapshotSource, demand: PoolDemand): IpamSnapshot {
   const r = core.reconciler;
   const iso = (t: number) => new Date(t).toISOString();
   const p = core.settings.pool;
