@@ -2,8 +2,12 @@
 // (`table ip tidepool`), replaced as a whole in one `nft -f` transaction: the kernel applies all of it or
 // none, so no packet ever sees half a rule set, and re-applying converges (idempotent).
 // Design of the AWS VPC CNI's nftables backend (reference aws-vpc-cni.md 5.5):
-// - postrouting: traffic to the VPC CIDRs or an exclusion CIDR keeps the pod's address; anything else
-//   is SNATed to the node's primary address (fully-random per AWS_VPC_K8S_CNI_RANDOMIZESNAT).
+// - postrouting: traffic to a local destination (the node's own addresses, 127/8 over lo: the kubelet's
+//   healthz, containerd's streaming server) is never touched — SNAT would turn 127.0.0.1 → 127.0.0.1 into
+//   <primary> → 127.0.0.1, which the kubelet's KUBE-FIREWALL rule drops (the incumbent's
+//   `-m addrtype ! --dst-type LOCAL`); traffic to the VPC CIDRs or an exclusion CIDR keeps the pod's
+//   address; anything else is SNATed to the node's primary address (fully-random per
+//   AWS_VPC_K8S_CNI_RANDOMIZESNAT).
 // - prerouting (after kube-proxy's DNAT at -100, hence -90): a new connection from a pod veth to a
 //   non-VPC destination gets the connmark bit; every packet of a marked connection from a pod veth gets
 //   the bit as fwmark, which hits `fwmark <mark>/<mark> lookup main` (prio 1024) before the pod's
@@ -66,6 +70,8 @@ table ip ${SNAT_TABLE} {
 \t}
 \tchain postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\toifname "lo" return
+\t\tfib daddr type local return
 \t\tip daddr @snat_exempt return
 \t\toifname "vlan*" return
 \t\tsnat ip to ${c.primaryAddress}${random}

@@ -114,6 +114,37 @@ describe('ipamd/hostnet in a node namespace', () => {
     expect(text).toMatch(/iifname "eni\*" ct mark & 0x0*80 == 0x0*80 meta mark set meta mark \| 0x0*80/);
   });
 
+  test('SNAT never touches local destinations: with a KUBE-FIREWALL-style drop rule, 127.0.0.1 and the node address answer', async () => {
+    await host().setupNode();
+    // The kubelet's rule (iptables KUBE-FIREWALL, here in nftables): a packet to 127/8 from a source
+    // outside 127/8 that was not DNATed is dropped, on the way out and on the way in.
+    await sh(
+      ['ip', 'netns', 'exec', ns, 'nft', '-f', '-'],
+      `table ip kubefw {
+  chain output { type filter hook output priority 0; ip saddr != 127.0.0.0/8 ip daddr 127.0.0.0/8 ct status != dnat drop; }
+  chain input { type filter hook input priority 0; ip saddr != 127.0.0.0/8 ip daddr 127.0.0.0/8 ct status != dnat drop; }
+}
+`,
+    );
+    try {
+      for (const addr of ['127.0.0.1', '10.0.0.10']) {
+        const got = await sh([
+          'ip',
+          'netns',
+          'exec',
+          ns,
+          'sh',
+          '-c',
+          `timeout 5 socat -T3 TCP-LISTEN:18080,bind=${addr},reuseaddr SYSTEM:'echo answered' & sleep 0.3; ` +
+            `timeout 5 socat -T3 - TCP:${addr}:18080 </dev/null; wait`,
+        ]);
+        expect({ addr, got: got.trim() }).toEqual({ addr, got: 'answered' });
+      }
+    } finally {
+      await sh(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'table', 'ip', 'kubefw']);
+    }
+  });
+
   test('setupInterface: link by MAC, MTU, address, table 2, rule 32765, no connected route in main', async () => {
     expect(await host().setupInterface(eni)).toBe('eth1');
     const [eth1] = await ipJson(ns, ['addr', 'show', 'eth1']);
