@@ -47,5 +47,5 @@ const dts = join(out, 'tidepool.d.ts');
 run(bin('pbts'), ['--no-comments', '-o', dts, js]);
 writeFileSync(dts, header + readFileSync(dts, 'utf8'));
 const json = join(out, 'tidepool.json');
-run(bin('pbjs'), ['-t', 'json', '-o', json, ...PROTO_FILES]);
+run(bin('pbjs'), ['-t', 'json', '--keep-case', '-o', json, ...PROTO_FILES]);
 writeFileSync(json, JSON.stringify(JSON.parse(readFileSync(json, 'utf8')), null, 2) + '\n');

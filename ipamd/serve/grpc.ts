@@ -5,8 +5,11 @@
 // maps the core's typed errors to gRPC status codes.
 //
 // The socket is bounded (config GrpcLimits): the daemon owns the listening socket and hands each accepted
-// connection to grpc-js (its public connection injector), so it can refuse connections over the limit and
-// close one that never becomes an HTTP/2 session; grpc-js closes sessions idle for the idle timeout and
+// connection to grpc-js (its public connection injector), so it can hold the connection count under its
+// limit and close one that never becomes an HTTP/2 session. At the limit, a new connection takes the place
+// of one that never sent a byte (oldest first), else of one quiet for the whole idle timeout; only when
+// neither exists is the new one refused. A plugin's connection speaks at once, so a flood of silent
+// connections cannot lock it out; grpc-js closes sessions idle for the idle timeout and
 // bounds each session's memory (nghttp2's maxSessionMemory) and its concurrent streams; node:http2 under it
 // answers header lists over its limit, and floods of PING, SETTINGS or invalid frames, with the protocol's
 // own errors (ENHANCE_YOUR_CALM, GOAWAY). The memory held for requests across the daemon is at most
@@ -72,6 +75,13 @@ function request<T>(value: T | InvalidMessage): T {
   return value;
 }
 
+/** When a connection was opened, and when its byte counters were last seen to move. */
+interface Activity {
+  opened: number;
+  bytes: number;
+  lastActive: number;
+}
+
 /** How often health follows the core's readiness (grpc-health-check serves what it was last told). */
 const HEALTH_REFRESH_MS = 200;
 
@@ -79,13 +89,14 @@ export class IpamServer {
   private readonly server: grpc.Server;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE]: 'NOT_SERVING' });
   private readonly limits: GrpcLimits;
-  private readonly connections = new Set<Socket>();
+  private readonly connections = new Map<Socket, Activity>();
   private listener: NetServer | null = null;
   private injector: ReturnType<grpc.Server['createConnectionInjector']> | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private socketPath: string | null = null;
   private shuttingDown = false;
   private refused = 0;
+  private evicted = 0;
   private readonly ipam: Ipam;
 
   constructor(private readonly opts: ServerOptions) {
@@ -225,7 +236,8 @@ export class IpamServer {
     const listener = createServer({ pauseOnConnect: false }, (socket) => this.accept(socket, injector));
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
-      listener.listen(socketPath, () => {
+      // A deep accept queue: a burst of pods (or a flood) connects faster than one event loop turn accepts.
+      listener.listen({ path: socketPath, backlog: 4096 }, () => {
         listener.off('error', reject);
         resolve();
       });
@@ -239,7 +251,7 @@ export class IpamServer {
   }
 
   private accept(socket: Socket, injector: { injectConnection(s: Socket): void }): void {
-    if (this.shuttingDown || this.connections.size >= this.limits.maxConnections) {
+    if (this.shuttingDown || (this.connections.size >= this.limits.maxConnections && !this.evictOne())) {
       this.refused++;
       if (this.refused === 1 || this.refused % 1000 === 0)
         this.opts.logger.warn(
@@ -249,7 +261,8 @@ export class IpamServer {
       socket.destroy();
       return;
     }
-    this.connections.add(socket);
+    const now = Date.now();
+    this.connections.set(socket, { opened: now, bytes: 0, lastActive: now });
     socket.once('close', () => this.connections.delete(socket));
     // A connection that sends nothing never becomes an HTTP/2 session for grpc-js's idle timer: the socket's
     // own timeout closes it. One that has spoken is left to grpc-js, which closes it once idle.
@@ -259,6 +272,49 @@ export class IpamServer {
       socket.destroy();
     });
     injector.injectConnection(socket);
+  }
+
+  /**
+   * Makes room for a new connection at the limit: closes the oldest connection that never sent a byte, else
+   * the one quiet longest if it has been quiet for the idle timeout. False when every connection is live.
+   */
+  private evictOne(): boolean {
+    const now = Date.now();
+    let silent: [Socket, Activity] | null = null;
+    let quiet: [Socket, Activity] | null = null;
+    for (const entry of this.connections) {
+      const [sock, a] = entry;
+      if (sock.destroyed) {
+        this.connections.delete(sock); // closed, its 'close' not handled yet: the room is already there
+        return true;
+      }
+      const bytes = sock.bytesRead + sock.bytesWritten;
+      if (bytes !== a.bytes) {
+        a.bytes = bytes;
+        a.lastActive = now;
+      }
+      if (sock.bytesRead === 0) {
+        if (!silent || a.opened < silent[1].opened) silent = entry;
+      } else if (now - a.lastActive >= this.limits.idleTimeoutMs) {
+        if (!quiet || a.lastActive < quiet[1].lastActive) quiet = entry;
+      }
+    }
+    const victim = silent ?? quiet;
+    if (!victim) return false;
+    this.evicted++;
+    if (this.evicted === 1 || this.evicted % 1000 === 0)
+      this.opts.logger.warn(
+        { limit: this.limits.maxConnections, evicted: this.evicted, silent: victim === silent },
+        'gRPC connection limit reached: closed a connection that was silent or idle to make room',
+      );
+    this.connections.delete(victim[0]);
+    victim[0].destroy();
+    return true;
+  }
+
+  /** Connections closed since start to make room for a new one at the limit. */
+  get evictedConnections(): number {
+    return this.evicted;
   }
 
   /**
@@ -280,7 +336,7 @@ export class IpamServer {
     while (this.connections.size > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
     const forced = this.connections.size > 0;
-    for (const s of this.connections) s.destroy();
+    for (const s of this.connections.keys()) s.destroy();
     this.injector?.destroy();
     this.server.forceShutdown();
     await closed;

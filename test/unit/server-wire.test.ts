@@ -83,6 +83,12 @@ async function start(limits: Partial<GrpcLimits> = {}): Promise<void> {
   client = new IpamClient(socket);
 }
 
+/** The HTTP/2 client preface and an empty SETTINGS frame: what any client sends first. */
+const H2_HELLO = Buffer.concat([
+  Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+]);
+
 /** A raw connection to the socket, and a promise of its close. */
 function rawConnection(): Promise<{ sock: Socket; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {
@@ -201,15 +207,31 @@ describe('gRPC socket', () => {
     expect((await client.allocate(valid)).address).toMatch(/^10\./);
   });
 
-  test('connections over the limit are closed at once; the ones within it are served', async () => {
+  test('at the connection limit a new connection replaces a silent one; with every connection live it is refused', async () => {
     await start({ maxConnections: 3 });
-    const held = await Promise.all([rawConnection(), rawConnection(), rawConnection()]);
-    const extra = await rawConnection();
-    await within(extra.closed, 2000, 'the connection over the limit closed');
-    expect(server.refusedConnections).toBeGreaterThanOrEqual(1);
-    for (const h of held) h.sock.destroy();
-    await Promise.all(held.map((h) => h.closed));
-    await within(client.status(), 5000, 'a call once connections were freed');
+    const silent = await Promise.all([rawConnection(), rawConnection(), rawConnection()]);
+    // A client that speaks takes the place of the oldest silent connection.
+    expect((await within(client.status(), 5000, 'a call at the limit')).ready).toBe(true);
+    await within(silent[0].closed, 2000, 'the oldest silent connection closed');
+    expect(server.evictedConnections).toBe(1);
+    for (const c of silent) c.sock.destroy();
+    await Promise.all(silent.map((c) => c.closed));
+    for (let i = 0; i < 200 && server.openConnections > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.openConnections).toBe(1); // the client's own
+    // Three live connections (each has spoken HTTP/2: the preface and SETTINGS): the fourth is refused at once.
+    const live = await Promise.all([rawConnection(), rawConnection()]);
+    try {
+      for (const l of live) l.sock.write(H2_HELLO);
+      for (let i = 0; i < 200 && server.openConnections < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100)); // the server has read their bytes
+      expect(server.openConnections).toBe(3);
+      const extra = await rawConnection();
+      await within(extra.closed, 2000, 'the connection over the limit closed');
+      expect(server.refusedConnections).toBeGreaterThanOrEqual(1);
+      expect((await client.status()).ready).toBe(true); // the live ones keep being served
+    } finally {
+      for (const l of live) l.sock.destroy();
+    }
   });
 
   test('a connection that never speaks is closed after the idle timeout', async () => {
