@@ -271,7 +271,12 @@ export class IpamServer {
       this.opts.logger.debug('gRPC connection closed: it sent nothing for the idle timeout');
       socket.destroy();
     });
-    injector.injectConnection(socket);
+    // grpc-js (an HTTP/2 session, its buffers, its SETTINGS) only once the client has spoken: a flood of
+    // silent connections costs a file descriptor each, and no session. node:http2 takes over the bytes
+    // already read.
+    socket.once('readable', () => {
+      if (!socket.destroyed) injector.injectConnection(socket);
+    });
   }
 
   /**
