@@ -1,6 +1,6 @@
 // Validation of the gRPC requests the daemon serves. Every rule comes from the CNI spec (reference
 // cni-spec-and-test-tools.md section 1.1 and 1.2): the network name and the container id match
-// ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$, an ifname is at most 15 characters, not "." or "..", and holds no '/', ':'
+// ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$, an ifname is at most 15 bytes (IFNAMSIZ), not "." or "..", and holds no '/', ':'
 // or whitespace. A bad request is refused with the field named, so a broken plugin or a hand-made call
 // says what is wrong instead of creating an allocation under a key nobody can release.
 import type { AllocateRequest, CheckRequest, GcRequest, ReleaseRequest } from '../../proto/messages.js';
@@ -29,7 +29,8 @@ function identifier(field: string, value: string): void {
 
 function ifname(field: string, value: string): void {
   if (value === '') throw new InvalidRequestError(field, 'is required');
-  if (value.length > 15) throw new InvalidRequestError(field, 'must be at most 15 characters');
+  // IFNAMSIZ is 16 bytes with the NUL: the kernel counts bytes, not characters.
+  if (Buffer.byteLength(value, 'utf8') > 15) throw new InvalidRequestError(field, 'must be at most 15 bytes');
   if (value === '.' || value === '..') throw new InvalidRequestError(field, 'must not be "." or ".."');
   if (/[/:\s]/.test(value)) throw new InvalidRequestError(field, "must not contain '/', ':' or whitespace");
 }

@@ -88,7 +88,7 @@ describe('gRPC server', () => {
     [{ containerId: 'a/b' }, 'container_id: must match'],
     [{ network: 'net work' }, 'network: must match'],
     [{ network: '' }, 'network: is required'],
-    [{ ifname: 'eth0123456789012' }, 'ifname: must be at most 15 characters'],
+    [{ ifname: 'eth0123456789012' }, 'ifname: must be at most 15 bytes'],
     [{ ifname: '..' }, 'ifname: must not be "." or ".."'],
     [{ ifname: 'eth:0' }, "ifname: must not contain '/', ':' or whitespace"],
     [{ ifname: 'eth 0' }, "ifname: must not contain '/', ':' or whitespace"],
