@@ -1,8 +1,8 @@
-// Runs the real CNI plugin (dist/bin/tidepool) as a runtime does: inside the node's namespace, with the
-// CNI_* environment and the network configuration on stdin, reading the result (or the error JSON) from
-// stdout.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Runs the real CNI plugin (dist/bin/tidepool, a self-contained executable) as a runtime does: inside the
+// node's namespace, with the CNI_* environment and the network configuration on stdin, reading the result
+// (or the error JSON) from stdout. Its PATH has no `node`, as on a cluster node's host.
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { pluginConfig, type Conflist } from './conflist.js';
 import type { Manifest, NodeRecord } from './manifest.js';
 import { netnsPath, runCommand } from './netns.js';
@@ -29,9 +29,17 @@ export interface PluginCall {
   prevResult?: unknown;
 }
 
+/** PATH without the directories that hold a `node`. */
+export function pathWithoutNode(path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'): string {
+  return path
+    .split(delimiter)
+    .filter((d) => d && !existsSync(join(d, 'node')))
+    .join(delimiter);
+}
+
 export function pluginEnv(call: PluginCall): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: pathWithoutNode(),
     CNI_COMMAND: call.command,
     CNI_PATH: `${binDir()}:/usr/lib/cni`,
   };
