@@ -21,7 +21,8 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathWithoutNode } from '../../lab/plugin.js';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
 import { Netns } from '../helpers/netns.js';
 import { atOnce, type AtOnceResult } from './lib/at-once.js';
@@ -30,11 +31,8 @@ const SEQUENTIAL = Number(process.env.CNI_BENCH_N ?? 50);
 const CONCURRENT = 30;
 const ROUNDS = Number(process.env.CNI_BENCH_ROUNDS ?? 3);
 
-/** PATH without the directories that hold a `node`: the SEA runs as on a host without Node.js. */
-const NO_NODE_PATH = (process.env.PATH ?? '')
-  .split(delimiter)
-  .filter((d) => d && !existsSync(join(d, 'node')))
-  .join(delimiter);
+/** PATH with no `node` on it (lab/plugin.ts): the SEA runs as on a host without Node.js. */
+const NO_NODE_PATH = pathWithoutNode();
 
 interface Variant {
   name: string;

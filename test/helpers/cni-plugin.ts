@@ -4,15 +4,16 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import { pathWithoutNode } from '../../lab/plugin.js';
 import type { Netns } from './netns.js';
 
 export const PLUGIN = resolve('dist/bin/tidepool');
 
-/** This process's PATH without any directory that holds a `node` (the pinned one included). */
-export const PATH_WITHOUT_NODE = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
-  .split(delimiter)
-  .filter((d) => d && !existsSync(join(d, 'node')))
-  .join(delimiter);
+/**
+ * This process's PATH with no `node` on it (the pinned one and Debian's /usr/bin/node): every other
+ * program stays reachable (lab/plugin.ts).
+ */
+export const PATH_WITHOUT_NODE = pathWithoutNode();
 
 /**
  * Throws unless `path` is an ELF executable (not a `#!` script that needs an interpreter) and no `node` is

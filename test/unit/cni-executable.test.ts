@@ -7,16 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { assertSelfContained, PATH_WITHOUT_NODE } from '../helpers/cni-plugin.js';
 import { ROOT } from '../helpers/daemon.js';
 
 const SEA = join(ROOT, 'dist/bin/tidepool');
 const SCRIPT = join(ROOT, 'dist/lib/tidepool-plugin.js');
-/** PATH without any directory that holds a `node`. */
-const NO_NODE_PATH = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
-  .split(delimiter)
-  .filter((d) => d && !existsSync(join(d, 'node')))
-  .join(delimiter);
+const NO_NODE_PATH = PATH_WITHOUT_NODE;
 
 let dir: string;
 beforeAll(() => {
@@ -47,7 +44,11 @@ describe('dist/bin/tidepool', () => {
     readSync(fd, head, 0, 4, 0);
     closeSync(fd);
     expect(head).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46])); // \x7fELF, not #!
+    assertSelfContained(SEA);
+    // No node on that PATH, but the programs the plugin and the runtimes need are.
     expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH: NO_NODE_PATH } }).status).not.toBe(0);
+    for (const p of ['ip', 'nsenter', 'sh'])
+      expect(spawnSync('sh', ['-c', `command -v ${p}`], { env: { PATH: NO_NODE_PATH } }).status).toBe(0);
     const r = run([SEA], { PATH: NO_NODE_PATH, CNI_COMMAND: 'VERSION' }, conf());
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.json.supportedVersions).toContain('1.1.0');
