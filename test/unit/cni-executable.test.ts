@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pluginEnv } from '../../lab/plugin.js';
 import { assertSelfContained, PATH_WITHOUT_NODE } from '../helpers/cni-plugin.js';
 import { ROOT } from '../helpers/daemon.js';
 
@@ -52,6 +53,14 @@ describe('dist/bin/tidepool', () => {
     const r = run([SEA], { PATH: NO_NODE_PATH, CNI_COMMAND: 'VERSION' }, conf());
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.json.supportedVersions).toContain('1.1.0');
+  });
+
+  it('is what the lab runs, with no node on its PATH either', () => {
+    const { PATH } = pluginEnv({ command: 'ADD' });
+    expect(PATH).toBe(PATH_WITHOUT_NODE);
+    expect(spawnSync('sh', ['-c', 'command -v node'], { env: { PATH } }).status).not.toBe(0);
+    const r = run([SEA], { PATH, CNI_COMMAND: 'VERSION' }, conf());
+    expect(r).toMatchObject({ code: 0, stderr: '' });
   });
 
   it('refuses a logFile that is a directory, naming it (code 7)', () => {
