@@ -179,7 +179,9 @@ export async function buildPlugin(esbuild) {
 
 async function buildSea(main, addon) {
   if (!existsSync(SEA_NODE)) throw new Error(`build: ${SEA_NODE} is missing (run scripts/setup.sh)`);
-  const { inject } = await import('postject');
+  const postject = join(ROOT, 'node_modules/postject/dist/cli.js');
+  if (!existsSync(postject))
+    throw new Error(`build: ${postject} is missing (npm ci: postject is a devDependency)`);
   const tmp = mkdtempSync(join(tmpdir(), 'tp-sea-'));
   try {
     const config = join(tmp, 'sea-config.json');
@@ -208,7 +210,15 @@ async function buildSea(main, addon) {
       );
       copyFileSync(SEA_NODE, exe);
     }
-    await inject(exe, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+    // postject in a process of its own: its ELF library prints a warning per note section of Node's binary,
+    // shown only when the injection fails.
+    const injected = spawnSync(
+      process.execPath,
+      [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE],
+      { encoding: 'utf8' },
+    );
+    if (injected.status !== 0)
+      throw new Error(`build: postject failed: ${injected.stdout}${injected.stderr || injected.error}`);
     await chmod(exe, 0o755);
     rmSync(PLUGIN_SEA, { force: true });
     try {
