@@ -1,6 +1,6 @@
 // A lean unary gRPC client over the daemon's Unix socket: loading @grpc/grpc-js would cost the plugin
 // ~35 ms of start-up per pod, node:http2 ~20 ms of CPU; it runs on cni/http2 (a minimal HTTP/2 client over
-// the socket of cni/sys). It speaks the gRPC-over-HTTP/2 wire protocol (a POST to /<service>/<method>, content-type
+// node:net, cni/sys/unix-socket.ts). Messages are encoded and decoded only through proto/ (codec.ts). It speaks the gRPC-over-HTTP/2 wire protocol (a POST to /<service>/<method>, content-type
 // application/grpc, each message prefixed by a compression flag and a 4-byte length; the status in the
 // grpc-status/grpc-message trailers) with the hand codec of proto/.
 import { decode, encode } from '../proto/codec.js';
@@ -50,23 +50,12 @@ interface Requests {
   Status: msg.StatusRequest;
 }
 
-export interface DaemonClientOptions {
-  /**
-   * Blocking calls on the plugin's addon when it has one (sys/unix-socket.ts): a call then never enters the
-   * event loop, which suits a process that makes one call and exits; nothing else runs while it waits.
-   */
-  blocking?: boolean;
-}
-
 export class DaemonClient {
   private connection: Promise<Http2Connection> | null = null;
   /** Request header blocks by path and deadline: a long-lived client encodes each once. */
   private readonly headerBlocks = new Map<string, Buffer>();
 
-  constructor(
-    readonly socketPath: string,
-    private readonly opts: DaemonClientOptions = {},
-  ) {}
+  constructor(readonly socketPath: string) {}
 
   async call<M extends MethodName>(method: M, req: Requests[M], deadlineMs: number): Promise<Responses[M]> {
     const body = await this.unary(`/${SERVICE}/${method}`, encode(methods[method].request, req), deadlineMs);
@@ -88,17 +77,13 @@ export class DaemonClient {
     this.connection = null;
   }
 
-  private connect(deadlineMs: number): Promise<Http2Connection> {
-    if (!this.connection) {
-      const blocking = this.opts.blocking ? Http2Connection.openBlocking(this.socketPath, deadlineMs) : null;
-      this.connection = blocking ? Promise.resolve(blocking) : Http2Connection.open(this.socketPath);
-    }
+  private connect(): Promise<Http2Connection> {
+    this.connection ??= Http2Connection.open(this.socketPath);
     return this.connection;
   }
 
   private async unary(path: string, message: Uint8Array, deadlineMs: number): Promise<Uint8Array> {
-    const started = Date.now();
-    const connection = await this.connect(deadlineMs);
+    const connection = await this.connect();
     const frame = Buffer.allocUnsafe(5 + message.length);
     frame[0] = 0; // not compressed
     frame.writeUInt32BE(message.length, 1);
@@ -125,16 +110,10 @@ export class DaemonClient {
     let timer: NodeJS.Timeout | undefined;
     let res: Response;
     try {
-      if (connection.isBlocking) {
-        // The answer is read here, blocking; the promise is settled by the time pump() returns true.
-        if (!connection.pump(id, started + deadlineMs)) throw exceeded();
-        res = await response;
-      } else {
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(exceeded()), deadlineMs);
-        });
-        res = await Promise.race([response, deadline]);
-      }
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(exceeded()), deadlineMs);
+      });
+      res = await Promise.race([response, deadline]);
     } catch (err) {
       if (err instanceof ConnectionError) throw new DaemonUnreachableError(this.socketPath, err.reason);
       throw err;

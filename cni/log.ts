@@ -1,7 +1,9 @@
 // The plugin's log: JSON lines (pino's level numbers) appended to the file the config names, never stdout
 // (stdout carries the CNI result). Lines are buffered and written once when the command ends, so a pod's
-// ADD costs one append; a plugin that cannot write its log still answers the runtime.
-import { appendFileSync, mkdirSync } from 'node:fs';
+// ADD costs one append; a plugin that cannot write its log still answers the runtime, except when the
+// config names a directory as its log file: that is a configuration error (code 7) naming the path.
+import { appendFileSync, mkdirSync, statSync } from 'node:fs';
+import { CniError, ErrorCode } from './errors.js';
 import type { LogLevel } from './netconf.js';
 
 const LEVELS: Record<LogLevel, number> = {
@@ -14,13 +16,27 @@ const LEVELS: Record<LogLevel, number> = {
   silent: 99,
 };
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false; // unreadable: flush() finds out, and logging never fails a pod's set-up
+  }
+}
+
 export class Logger {
   private lines: string[] = [];
   private file = '';
   private threshold = LEVELS.info;
   private context: Record<string, unknown> = {};
 
+  /** Throws a CniError (invalid config) when `file` is a directory; nothing is logged then. */
   configure(file: string, level: LogLevel, context: Record<string, unknown>): void {
+    if (file && isDirectory(file))
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `logFile ${JSON.stringify(file)} is a directory, not a file the plugin can append its log to`,
+      );
     this.file = file;
     this.threshold = LEVELS[level];
     this.context = context;

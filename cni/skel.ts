@@ -45,8 +45,7 @@ export async function dispatch(env: NodeJS.ProcessEnv, readStdin: () => Buffer):
       netns: cniEnv.netns || undefined,
       pod: cniEnv.args.name ? `${cniEnv.args.namespace}/${cniEnv.args.name}` : undefined,
     });
-    // One or two calls, then exit: blocking calls, without the event loop (client.ts).
-    client = new DaemonClient(conf.socket, { blocking: true });
+    client = new DaemonClient(conf.socket);
     const ctx: Context = { conf, env: cniEnv, client, log };
     switch (command) {
       case 'ADD':

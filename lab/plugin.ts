@@ -1,8 +1,9 @@
-// Runs the real CNI plugin (dist/bin/tidepool) as a runtime does: inside the node's namespace, with the
-// CNI_* environment and the network configuration on stdin, reading the result (or the error JSON) from
-// stdout.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Runs the real CNI plugin (dist/bin/tidepool, a self-contained executable) as a runtime does: inside the
+// node's namespace, with the CNI_* environment and the network configuration on stdin, reading the result
+// (or the error JSON) from stdout. Its PATH has no `node`, as on a cluster node's host.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { pluginConfig, type Conflist } from './conflist.js';
 import type { Manifest, NodeRecord } from './manifest.js';
 import { netnsPath, runCommand } from './netns.js';
@@ -29,9 +30,52 @@ export interface PluginCall {
   prevResult?: unknown;
 }
 
+const NODE_NAMES = /^(node|nodejs|npm|npx|corepack)$/;
+/** Where the mirrors of PATH directories without their `node` are kept (a cache: idempotent, shared). */
+export const NO_NODE_CACHE = '/var/cache/tidepool/path-without-node';
+const noNodePaths = new Map<string, string>();
+
+/**
+ * `path` with no `node` on it: a directory that holds one (here /usr/bin, with Debian's Node, and the
+ * pinned Node's bin) is replaced by a mirror of it, a directory of symbolic links to all of its other
+ * programs, kept under NO_NODE_CACHE by the hash of the directory and its listing.
+ */
+export function pathWithoutNode(path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'): string {
+  const known = noNodePaths.get(path);
+  if (known) return known;
+  const dirs = path.split(delimiter).map((d) => {
+    if (!d || !existsSync(join(d, 'node'))) return d;
+    const names = readdirSync(d)
+      .filter((n) => !NODE_NAMES.test(n))
+      .sort();
+    const mirror = join(
+      NO_NODE_CACHE,
+      createHash('sha256')
+        .update(`${d}\0${names.join('\0')}`)
+        .digest('hex')
+        .slice(0, 16),
+    );
+    if (!existsSync(mirror)) {
+      const tmp = `${mirror}.${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
+      for (const n of names) symlinkSync(join(d, n), join(tmp, n));
+      try {
+        renameSync(tmp, mirror);
+      } catch {
+        rmSync(tmp, { recursive: true, force: true }); // made at the same time by another process
+      }
+    }
+    return mirror;
+  });
+  const result = dirs.filter(Boolean).join(delimiter);
+  noNodePaths.set(path, result);
+  return result;
+}
+
 export function pluginEnv(call: PluginCall): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: pathWithoutNode(),
     CNI_COMMAND: call.command,
     CNI_PATH: `${binDir()}:/usr/lib/cni`,
   };

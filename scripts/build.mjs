@@ -1,12 +1,15 @@
 // Bundles the executables into dist/bin. The CNI plugin is fully bundled and minified (it is exec'd once
-// per pod, so start-up cost matters); the daemon and CLI keep node_modules external (native better-sqlite3).
-import { build } from 'esbuild';
+// per pod, so start-up cost matters) and made a self-contained executable (cni/build-options.mjs); the
+// daemon and CLI keep node_modules external (native better-sqlite3).
+import * as esbuild from 'esbuild';
 import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { NETLINK_ADDON, pluginBuildOptions } from '../cni/build-options.mjs';
+import { buildPlugin, NETLINK_ADDON } from '../cni/build-options.mjs';
+
+const { build } = esbuild;
 
 const banner = { js: '#!/usr/bin/env node' };
 const common = {
@@ -44,17 +47,16 @@ const targets = [
   },
   { entry: 'ctl/main.ts', out: 'dist/bin/tidepoolctl', external: true },
   { entry: 'providers/sim/server-main.ts', out: 'dist/bin/tidepool-sim', external: true },
-  { entry: 'cni/main.ts', out: 'dist/bin/tidepool', external: false, options: pluginBuildOptions },
   // The AWS provider apart from the daemon: the daemon imports it only with TIDEPOOL_PROVIDER=aws, so a
   // sim node never loads the AWS SDK (about 1 s and 90 MiB at start-up). See ipamd/cloud/providers.ts.
   { entry: 'providers/aws/index.ts', out: 'dist/lib/provider-aws.js', external: true },
 ];
 
 await mkdir('dist/bin', { recursive: true });
+await mkdir('dist/lib', { recursive: true });
 
-// The plugin's addon (cni/native: rtnetlink, and blocking calls on the daemon's socket): a Node-API library
-// built with the C compiler and the headers of the Node that builds (node_api.h). Without them the plugin is
-// built without it, runs `ip` and reaches the daemon through Node's own socket.
+// The plugin's rtnetlink addon (cni/native/netlink.c): a Node-API library built with the C compiler and the
+// headers of the Node that builds (node_api.h). Without them the plugin is built without it and runs `ip`.
 {
   await mkdir(dirname(NETLINK_ADDON), { recursive: true });
   rmSync(NETLINK_ADDON, { force: true });
@@ -71,7 +73,6 @@ await mkdir('dist/bin', { recursive: true });
         '-Werror',
         `-I${include}`,
         'cni/native/netlink.c',
-        'cni/native/unix.c',
         '-o',
         NETLINK_ADDON,
       ],
@@ -93,12 +94,8 @@ for (const t of targets) {
     entryPoints: [t.entry],
     outfile: t.out,
     ...(t.banner ? { banner: t.banner } : {}),
-    ...(Array.isArray(t.external)
-      ? { external: t.external }
-      : t.external
-        ? { packages: 'external' }
-        : { minify: true, legalComments: 'none' }),
-    ...t.options,
+    ...(Array.isArray(t.external) ? { external: t.external } : { packages: 'external' }),
   });
   await chmod(t.out, 0o755);
 }
+await buildPlugin(esbuild);

@@ -5,7 +5,7 @@
 // server more window.
 import { Flag, FrameType as Type, frame, H2Error, PREFACE, Setting, u32, unpad } from './h2-frame.js';
 import { HpackDecoder, hpackEncode } from './hpack.js';
-import { connectBlocking, connectUnix, type BlockingStream, type ByteStream } from '../sys/unix-socket.js';
+import { connectUnix, type ByteStream } from '../sys/unix-socket.js';
 
 const { EndStream: END_STREAM, Ack: ACK, EndHeaders: END_HEADERS, Priority: PRIORITY } = Flag;
 /** We grant the server a large window once, so that no response ever waits for a WINDOW_UPDATE. */
@@ -26,9 +26,6 @@ export class ConnectionError extends Error {
   }
 }
 
-/** The errno name of a failed blocking call, else its message. */
-const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-
 interface Stream {
   headers: Headers | null;
   trailers: Headers | null;
@@ -46,8 +43,6 @@ export class Http2Connection {
   private failure: ConnectionError | null = null;
 
   private socket!: ByteStream;
-  /** Set on a blocking connection: answers are read by pump(), never by the event loop. */
-  private blocking: BlockingStream | null = null;
 
   private constructor() {}
 
@@ -61,74 +56,6 @@ export class Http2Connection {
     });
     c.sendPreface();
     return c;
-  }
-
-  /**
-   * A blocking connection on the plugin's addon (null without it): requests are written at once, and pump()
-   * reads their answers. A connection that could not be made is returned failed, its requests rejected.
-   */
-  static openBlocking(path: string, timeoutMs: number): Http2Connection | null {
-    let stream: BlockingStream | null;
-    const c = new Http2Connection();
-    try {
-      stream = connectBlocking(path, timeoutMs);
-    } catch (err) {
-      c.failure = new ConnectionError(errnoOf(err));
-      c.socket = { write: () => {}, destroy: () => {} };
-      return c;
-    }
-    if (!stream) return null;
-    const s = stream;
-    c.blocking = s;
-    c.socket = {
-      write: (data) => {
-        try {
-          s.write(data);
-        } catch (err) {
-          c.drop(errnoOf(err));
-        }
-      },
-      destroy: () => s.destroy(),
-    };
-    c.sendPreface();
-    return c;
-  }
-
-  get isBlocking(): boolean {
-    return this.blocking !== null;
-  }
-
-  /**
-   * On a blocking connection, reads until stream `id` is answered or has failed (true), or until the clock
-   * (Date.now) reaches `deadline` (false).
-   */
-  pump(id: number, deadline: number): boolean {
-    const s = this.blocking;
-    if (!s) throw new Error('pump() on an asynchronous connection');
-    while (this.streams.has(id)) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      let chunk: Buffer | null;
-      try {
-        chunk = s.read(left);
-      } catch (err) {
-        this.drop(errnoOf(err));
-        break;
-      }
-      if (chunk === null) continue;
-      if (chunk.length === 0) {
-        this.drop('connection closed');
-        break;
-      }
-      this.receive(chunk);
-    }
-    return true;
-  }
-
-  /** A blocking connection that broke: its streams fail with `reason`, and its socket is closed. */
-  private drop(reason: string): void {
-    this.fail(new ConnectionError(reason));
-    this.socket.destroy();
   }
 
   private sendPreface(): void {

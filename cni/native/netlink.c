@@ -1,8 +1,7 @@
 // The plugin's ADD datapath over rtnetlink, in process: the same operations as the `ip -batch` lines of
 // cni/datapath (veth.ts, addr.ts, route.ts, neigh.ts, rule.ts), without the two `ip` processes an ADD
 // otherwise costs (fork + exec + iproute2's start, ~4 ms of CPU each). A Node-API addon, loaded by
-// cni/sys/netlink.ts when it is present and loads; everything else keeps using iproute2. The same library
-// carries unix.c (the daemon's socket, addon.h) and this file is its entry point.
+// cni/sys/netlink.ts when it is present and loads; everything else keeps using iproute2.
 //
 // apply(netns, ops, force): runs `ops` (objects built by native.ts) in the network namespace at path
 // `netns` (null: the caller's), stopping at the first failure unless `force`. For a namespace, the calling
@@ -29,7 +28,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "addon.h"
 
 #define BUF 4096
 
@@ -371,6 +369,5 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "apply", NAPI_AUTO_LENGTH, apply, NULL, &fn);
   napi_set_named_property(env, exports, "apply", fn);
-  register_unix(env, exports);
   return exports;
 }

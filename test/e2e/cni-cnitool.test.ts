@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runPlugin } from '../helpers/cni-plugin.js';
+import { assertSelfContained, PATH_WITHOUT_NODE, PLUGIN, runPlugin } from '../helpers/cni-plugin.js';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
 import { Netns } from '../helpers/netns.js';
 
@@ -41,6 +41,8 @@ describe('cnitool (libcni v1.3.0) drives the plugin', () => {
   const cnitool = async (verb: string, network: string, podNs: Netns, env: Record<string, string> = {}) =>
     host.exec([
       'env',
+      // cnitool and the plugins it runs have no node on their PATH: the plugin is self-contained.
+      `PATH=${PATH_WITHOUT_NODE}`,
       `NETCONFPATH=${join(dir, 'net.d')}`,
       `CNI_PATH=${resolve('dist/bin')}:/usr/lib/cni`,
       `CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-${podNs.name}`,
@@ -56,6 +58,7 @@ describe('cnitool (libcni v1.3.0) drives the plugin', () => {
     existsSync(CACHE) ? readdirSync(CACHE).filter((f) => f.startsWith(`${network}-`)) : [];
 
   beforeAll(async () => {
+    assertSelfContained(PLUGIN);
     host = Netns.create('cni');
     pod = Netns.create('cni');
     host.sh('sysctl -qw net.ipv4.ip_forward=1');

@@ -298,9 +298,9 @@ describe('pod datapath', () => {
     }
   });
 
-  it('builds the same datapath on the public node:net and node:child_process path (no internal bindings)', async () => {
+  it('builds the same datapath with iproute2 when the addon is left aside (TIDEPOOL_PLUGIN_NO_ADDON=1)', async () => {
     const podF = Netns.create('cni');
-    const env = { TIDEPOOL_PLUGIN_PUBLIC_API: '1' };
+    const env = { TIDEPOOL_PLUGIN_NO_ADDON: '1' };
     try {
       const i = inv(podF, 'web-f', { env });
       const r = await runPlugin(host, i);

@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
+import { assertSelfContained, PLUGIN } from '../helpers/cni-plugin.js';
 import { Containerd } from '../helpers/cri-containerd.js';
 import { Netns } from '../helpers/netns.js';
 
@@ -25,13 +26,15 @@ describe('containerd 1.6 CRI runs a pod sandbox on tidepool', () => {
       .map((l) => JSON.parse(l) as Record<string, any>);
 
   beforeAll(async () => {
+    // containerd runs with no node on its PATH (test/helpers/cri-containerd.ts), so the plugin's own.
+    assertSelfContained(PLUGIN);
     host = Netns.create('cni');
     host.sh('sysctl -qw net.ipv4.ip_forward=1 && ip addr add 198.51.100.1/32 dev lo');
     dir = mkdtempSync(join(tmpdir(), 'tp-cni-cri-'));
     daemon = await startCniDaemon(host);
     containerd = await Containerd.start(host, {
       plugins: {
-        tidepool: resolve('dist/bin/tidepool'),
+        tidepool: PLUGIN,
         portmap: '/usr/lib/cni/portmap',
         bandwidth: '/usr/lib/cni/bandwidth',
       },

@@ -1,10 +1,37 @@
-// Runs the built plugin (dist/bin/tidepool) as a runtime would: CNI_* in the environment, the config on
-// stdin, inside a host namespace of the test (so the root namespace is never touched).
+// Runs the built plugin (dist/bin/tidepool, the self-contained executable) as a runtime would: CNI_* in the
+// environment, the config on stdin, inside a host namespace of the test (so the root namespace is never
+// touched), with no `node` on PATH (a node's host has none).
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { pathWithoutNode } from '../../lab/plugin.js';
 import type { Netns } from './netns.js';
 
 export const PLUGIN = resolve('dist/bin/tidepool');
+
+/**
+ * This process's PATH with no `node` on it (the pinned one and Debian's /usr/bin/node): every other
+ * program stays reachable (lab/plugin.ts).
+ */
+export const PATH_WITHOUT_NODE = pathWithoutNode();
+
+/**
+ * Throws unless `path` is an ELF executable (not a `#!` script that needs an interpreter) and no `node` is
+ * to be found on PATH_WITHOUT_NODE.
+ */
+export function assertSelfContained(path = PLUGIN): void {
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
+    throw new Error(`${path} is not an ELF executable (it starts with ${JSON.stringify(head.toString())})`);
+  const withNode = PATH_WITHOUT_NODE.split(delimiter).filter((d) => existsSync(join(d, 'node')));
+  if (withNode.length) throw new Error(`PATH_WITHOUT_NODE still has a node in ${withNode.join(', ')}`);
+}
 
 export interface PluginRun {
   code: number;
@@ -27,7 +54,7 @@ export interface Invocation {
 }
 
 export function runPlugin(host: Netns, inv: Invocation): Promise<PluginRun> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+  const env: NodeJS.ProcessEnv = { PATH: PATH_WITHOUT_NODE };
   const set = (k: string, v: string | undefined) => {
     if (v !== undefined) env[k] = v;
   };

@@ -18,6 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CriClient } from './cri.js';
+import { PATH_WITHOUT_NODE } from './cni-plugin.js';
 import type { Netns } from './netns.js';
 import { buildPauseImage, PAUSE_IMAGE } from './pause-image.js';
 
@@ -96,7 +97,8 @@ state = "${dir}/state"
       {
         stdio: ['ignore', log, log],
         detached: true,
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+        // No node on containerd's PATH, and so on its plugins': the CNI plugin is self-contained.
+        env: { PATH: PATH_WITHOUT_NODE },
       },
     );
     closeSync(log);

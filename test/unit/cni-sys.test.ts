@@ -1,9 +1,10 @@
-// The plugin's socket and child-process layer (cni/sys) behaves the same on Node's internal bindings and on
-// the public node:net / node:child_process it falls back to (TIDEPOOL_PLUGIN_PUBLIC_API=1). It runs in a
-// Node process of its own (test/helpers/sys-probe.ts): jest's sandboxed `process` has no bindings.
+// The plugin's socket and child-process layer (cni/sys) on Node's public node:net and node:child_process, in
+// a Node process of its own as the plugin is (test/helpers/sys-probe.ts); and the plugin's source reaches
+// no internal binding of Node (process.binding, internalBinding: DEP0111, shapes that change between
+// releases).
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/daemon.js';
@@ -14,10 +15,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function probe(publicApi: boolean) {
+function probe() {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/sys-probe.ts'), dir], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, ...(publicApi ? { TIDEPOOL_PLUGIN_PUBLIC_API: '1' } : {}) },
+    env: { PATH: process.env.PATH },
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -25,13 +26,9 @@ function probe(publicApi: boolean) {
   return JSON.parse(r.stdout);
 }
 
-describe.each([
-  ['internal bindings', false],
-  ['public node:net and node:child_process', true],
-])('cni/sys on %s', (_name, publicApi) => {
-  test('sockets and children behave the same: order, close, errno names, exit status, EPIPE', () => {
-    const out = probe(publicApi);
-    expect(out.bindings).toEqual({ stream: !publicApi, spawn: !publicApi });
+describe('cni/sys on node:net and node:child_process', () => {
+  test('sockets and children: order, close, errno names, exit status, EPIPE', () => {
+    const out = probe();
     // Writes made before the connection completes are sent in order; the peer closing is seen.
     expect(out.echo).toEqual({ got: 'ABCDEFBYE', closed: true });
     expect(out.absent).toBe('ENOENT');
@@ -40,5 +37,25 @@ describe.each([
     expect(out.missing).toBe('ENOENT');
     // A child that exits without reading a large input still reports its own status.
     expect(out.early).toBe(5);
+  });
+});
+
+describe("the plugin's source", () => {
+  const files = (d: string): string[] =>
+    readdirSync(join(ROOT, d), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)],
+    );
+
+  test('uses no internal binding of Node and carries no C beyond the rtnetlink addon', () => {
+    const all = files('cni');
+    const offenders = all.filter(
+      (f) =>
+        /\.(ts|mjs|c)$/.test(f) &&
+        /\bprocess\s*\.\s*binding\b|\binternalBinding\b|['"]binding['"]\s*\]/.test(
+          readFileSync(join(ROOT, f), 'utf8'),
+        ),
+    );
+    expect(offenders).toEqual([]);
+    expect(all.filter((f) => /\.[ch]$/.test(f))).toEqual(['cni/native/netlink.c']);
   });
 });
