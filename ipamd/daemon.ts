@@ -12,7 +12,7 @@ import { createOrphanAudit, registerOrphanMetric } from './orphans.js';
 import { LeakSweeper } from './sweeper.js';
 import type { Logger } from './log.js';
 import { DeferredObserver, Metrics } from './metrics.js';
-import { createProvider } from './providers.js';
+import { createProvider, providerBudget } from './providers.js';
 import { IpamServer } from './server.js';
 import { prepareSocketPath } from './socket.js';
 import { StateStore } from './store/store.js';
@@ -81,6 +81,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     observer,
     log: logger.child({ component: 'core' }),
     prepareInterface,
+    budget: providerBudget(settings),
   });
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();
