@@ -36,7 +36,13 @@ function codesOf(e: RestErrorShape): string[] {
   const res = (e as { response?: { bodyAsText?: string; body?: unknown } }).response;
   const text =
     typeof res?.bodyAsText === 'string' ? res.bodyAsText : typeof res?.body === 'string' ? res.body : '';
-  for (const m of text.matchAll(/"code"\s*:\s*"([^"]+)"/g)) out.push(m[1]);
+  let details = '';
+  try {
+    details = JSON.stringify(e.details ?? '');
+  } catch {
+    // not serialisable: no codes from it
+  }
+  for (const m of `${text} ${details}`.matchAll(/"code"\s*:\s*"([^"]+)"/g)) out.push(m[1]);
   const inner = e.details?.error;
   if (inner?.code) out.push(inner.code);
   for (const d of inner?.details ?? []) if (d.code) out.push(d.code);

@@ -9,7 +9,7 @@
 import type { NetworkInterface, NetworkInterfaceIPConfiguration } from '@azure/arm-network';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { CloudError, InUseError, LimitExceededError, TransientError } from '../errors.js';
+import { CloudError, InUseError, LimitExceededError, ThrottledError, TransientError } from '../errors.js';
 import type { Arm } from './arm.js';
 import { advertisedDelay, PreconditionFailedError } from './errors.js';
 import { AZURE_ADDRESSES_PER_NIC } from './limits.js';
@@ -80,6 +80,8 @@ export class NicWriter {
   /** Rounds that ended in a PUT, for tests and benchmarks. */
   puts = 0;
   private readonly maxConflicts: number;
+  /** IP configurations the current round removes: name → item. */
+  private releasedNames = new Map<string, string>();
   private readonly readBacks: number;
 
   constructor(private readonly o: NicWriterOptions) {
@@ -138,15 +140,17 @@ export class NicWriter {
         this.puts++;
         break;
       } catch (err) {
-        const retry = err instanceof PreconditionFailedError || err instanceof InUseError;
+        // A 429 is the NIC's lock (RetryableErrorDueToAnotherOperation) or throttling: both name a delay.
+        const busy = err instanceof InUseError || err instanceof ThrottledError;
+        const retry = err instanceof PreconditionFailedError || busy;
         if (!retry || conflict + 1 >= this.maxConflicts) {
           if (err instanceof TransientError) break; // the PUT may have happened: the read-back decides
           throw err;
         }
-        const wait = err instanceof InUseError ? (advertisedDelay(err) ?? 1000) : 0;
+        const wait = busy ? (advertisedDelay(err) ?? 1000) : 0;
         this.o.log.warn(
           { nic: this.o.nicName, code: err.code, waitMs: wait },
-          err instanceof InUseError
+          busy
             ? 'NIC busy with another operation: waiting the advertised delay, then re-reading'
             : 'NIC changed since it was read (etag): re-reading and merging again',
         );
@@ -181,6 +185,9 @@ export class NicWriter {
         'PutNetworkInterface',
       );
     const kept = ipcs.filter((c) => c === primary || !releases.has(itemOf(c)));
+    this.releasedNames = new Map(
+      ipcs.filter((c) => !kept.includes(c)).map((c) => [c.name ?? '', itemOf(c)] as [string, string]),
+    );
     const held = kept.reduce((n, c) => n + weightOf(c), 0);
     let room = Math.min(AZURE_ADDRESSES_PER_NIC - held, this.o.vmRoom() - (held - 1));
     const added: NetworkInterfaceIPConfiguration[] = [];
@@ -240,7 +247,9 @@ export class NicWriter {
         );
       op.resolve(got);
     }
-    const still = new Set(ipcs.filter((c) => !c.primary).map(itemOf));
-    return new Set([...releases].filter((r) => still.has(r)));
+    // By name: the subnet may hand a released address straight to one of this round's new configurations.
+    const stillNamed = new Set([...this.releasedNames.keys()].filter((n) => byName.has(n)));
+    const stuck = new Set([...this.releasedNames].filter(([n]) => stillNamed.has(n)).map(([, item]) => item));
+    return new Set([...releases].filter((r) => stuck.has(r)));
   }
 }
