@@ -131,6 +131,7 @@ export class NicWriter {
   private async round(batch: Op[]) {
     const adds = batch.filter((o): o is AddOp => o.kind === 'add');
     const releases = new Set(batch.flatMap((o) => (o.kind === 'release' ? o.items : [])));
+    let wrote = false;
     for (let conflict = 0; ; conflict++) {
       const nic = await this.o.arm.getNic(this.o.resourceGroup, this.o.nicName);
       const { body, changed } = this.merge(nic, adds, releases);
@@ -138,13 +139,18 @@ export class NicWriter {
       try {
         await this.o.arm.putNic(this.o.resourceGroup, body, nic.etag);
         this.puts++;
+        wrote = true;
         break;
       } catch (err) {
         // A 429 is the NIC's lock (RetryableErrorDueToAnotherOperation) or throttling: both name a delay.
         const busy = err instanceof InUseError || err instanceof ThrottledError;
         const retry = err instanceof PreconditionFailedError || busy;
         if (!retry || conflict + 1 >= this.maxConflicts) {
-          if (err instanceof TransientError) break; // the PUT may have happened: the read-back decides
+          // The PUT may have happened: the read-back decides.
+          if (err instanceof TransientError) {
+            wrote = true;
+            break;
+          }
           throw err;
         }
         const wait = busy ? (advertisedDelay(err) ?? 1000) : 0;
@@ -157,7 +163,7 @@ export class NicWriter {
         if (wait) await this.o.clock.sleep(wait);
       }
     }
-    this.o.afterPut?.();
+    if (wrote) this.o.afterPut?.();
     const left = await this.readBack(adds, releases);
     for (const op of batch) {
       if (op.kind !== 'release') continue;
