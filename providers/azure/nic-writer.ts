@@ -195,7 +195,7 @@ export class NicWriter {
       ipcs.filter((c) => !kept.includes(c)).map((c) => [c.name ?? '', itemOf(c)] as [string, string]),
     );
     const held = kept.reduce((n, c) => n + weightOf(c), 0);
-    let room = Math.min(AZURE_ADDRESSES_PER_NIC - held, this.o.vmRoom() - (held - 1));
+    let room = Math.min(AZURE_ADDRESSES_PER_NIC - held, this.o.vmRoom() - held);
     const added: NetworkInterfaceIPConfiguration[] = [];
     for (const op of adds) {
       const weight = op.unit === 'prefix' ? 16 : 1;

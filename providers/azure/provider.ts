@@ -9,7 +9,7 @@ import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity
 import type { Settings } from '../../config/settings.js';
 import { cidrContains } from '../../config/net.js';
 import { realClock, type Clock } from '../clock.js';
-import { CloudError, UnsupportedError } from '../errors.js';
+import { CloudError, SubnetFullError, UnsupportedError } from '../errors.js';
 import type { CloudInterface, NodeInfo, Provider } from '../types.js';
 import { Arm } from './arm.js';
 import { toCloudError } from './errors.js';
@@ -103,7 +103,7 @@ export class AzureProvider implements Provider {
     try {
       return await writer.add(count, 'prefix');
     } catch (err) {
-      if (!(err instanceof CloudError) || err.constructor.name !== 'SubnetFullError') throw err;
+      if (!(err instanceof SubnetFullError)) throw err;
       this.log.warn({ interfaceId, count }, 'no free /28 in the subnet; assigning single addresses instead');
       return (await writer.add(count * 16, 'address')).map((a) => `${a}/32`);
     }

@@ -95,3 +95,27 @@ test('/28 IP configurations in prefix mode; single addresses as /32 when the sub
   const listed = (await provider.listInterfaces())[0];
   expect(listed.prefixes.sort()).toEqual([...blocks, ...singles].sort());
 });
+
+test("a second NIC's addresses count against the VM's 256: the pod NIC stops at 254", async () => {
+  cloud = await azureCloud({ latencyMs: () => 20 });
+  const vm = cloud.arm.vms.get(cloud.vmName)!;
+  const first = cloud.arm.nics.get(cloud.nicName)!;
+  const other = cloud.arm.addSubnet('vnet-tidepool', 'other', '10.30.0.0/24');
+  cloud.arm.nics.set('node-a-nic1', {
+    ...first,
+    name: 'node-a-nic1',
+    mac: '000D3A000001',
+    ipConfigs: [
+      { name: 'ipconfig1', ip: '10.30.0.4', subnetId: other.id, primary: true, state: 'Succeeded' },
+    ],
+  });
+  vm.nics.push('node-a-nic1');
+  const provider = azureProvider(cloud);
+  const node = await provider.describeNode();
+  expect(node.primaryInterfaceId).toBe(cloud.nicName);
+  expect(node.limits.maxAddressesPerInstance).toBe(255);
+  const got = await provider.assignAddresses(cloud.nicName, 300);
+  expect(got).toHaveLength(254);
+  expect(cloud.arm.puts.map((p) => p.status)).toEqual([200]);
+  await expect(provider.assignAddresses(cloud.nicName, 1)).rejects.toThrow(/cannot take more/);
+});
