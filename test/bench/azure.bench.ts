@@ -9,8 +9,10 @@
 //   BENCH azure_burst30_all_addressed[_batch16] <ms>  a burst of 30 pods on an empty pool, until the last
 //                                                     pod has its address
 //   BENCH azure_writes_per_100_pods[_batch16] <n>    ARM NIC PUTs per 100 pods of churn (100 pods at
-//                                                     2 pods/s, each living 20 s)
-// Never fails on a timing. `npm run bench -- azure [--seed N]`.
+//                                                     2 pods/s, each living 20 s; WARM_IP_TARGET=5,
+//                                                     aws-compatible policy, and _adaptive with
+//                                                     TIDEPOOL_POOL_POLICY=adaptive)
+// Never fails on a timing. `npm run bench -- azure [--seed N] [--only churn-adaptive]`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,8 +116,9 @@ async function burst30(mode: 'tidepool' | 'batch16'): Promise<{ ms: number; puts
 }
 
 /** NIC PUTs for 100 pods arriving at 2/s and living 20 s each, until the pool settles. */
-async function churn100(mode: 'tidepool' | 'batch16'): Promise<number> {
-  return withNode(mode, { WARM_IP_TARGET: '5', IP_COOLDOWN_PERIOD: '30' }, async (core, cloud) => {
+async function churn100(mode: 'tidepool' | 'batch16', policy = 'aws-compatible'): Promise<number> {
+  const env = { WARM_IP_TARGET: '5', IP_COOLDOWN_PERIOD: '30', TIDEPOOL_POOL_POLICY: policy };
+  return withNode(mode, env, async (core, cloud) => {
     await waitIdle(core);
     const before = cloud.arm.puts.length;
     const lives: Promise<void>[] = [];
@@ -136,6 +139,11 @@ async function churn100(mode: 'tidepool' | 'batch16'): Promise<number> {
   });
 }
 
+const only = arg('only', 'all');
+if (only === 'churn-adaptive') {
+  console.log(`BENCH azure_writes_per_100_pods_adaptive ${await churn100('tidepool', 'adaptive')} writes`);
+  process.exit(0);
+}
 const ours = await burst30('tidepool');
 const theirs = await burst30('batch16');
 console.log(`BENCH azure_burst30_all_addressed ${ours.ms} ms`);
@@ -146,3 +154,5 @@ const w = await churn100('tidepool');
 const wb = await churn100('batch16');
 console.log(`BENCH azure_writes_per_100_pods ${w} writes`);
 console.log(`BENCH azure_writes_per_100_pods_batch16 ${wb} writes`);
+const wa = await churn100('tidepool', 'adaptive');
+console.log(`BENCH azure_writes_per_100_pods_adaptive ${wa} writes`);
