@@ -122,6 +122,36 @@ const vethPrefix = str('eni').superRefine((v, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must not be eth, vlan or lo (names the host already uses)' });
 });
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uuid = str('').superRefine((v, ctx) => {
+  if (v && !UUID.test(v))
+    ctx.addIssue({ code: 'custom', message: 'must be a GUID, e.g. 00000000-0000-0000-0000-000000000000' });
+});
+
+// Azure resource group names: 1-90 letters, digits, _ - . ( ), not ending in a period.
+const resourceGroup = str('').superRefine((v, ctx) => {
+  if (v && (!/^[-\w.()]{1,90}$/.test(v) || v.endsWith('.')))
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be 1 to 90 letters, digits, _ - . ( ), not ending in a period',
+    });
+});
+
+const httpsUrl = (def: string) =>
+  str(def).superRefine((v, ctx) => {
+    let u: URL | null = null;
+    try {
+      u = new URL(v);
+    } catch {
+      // reported below
+    }
+    if (!u || u.protocol !== 'https:' || u.pathname.replace(/\/+$/, '') !== '' || u.search)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an https:// URL with no path, e.g. https://management.azure.com',
+      });
+  });
+
 const envSchema = z.object({
   WARM_ENI_TARGET: int(1, 0),
   WARM_IP_TARGET: int(0, 0),
@@ -152,6 +182,12 @@ const envSchema = z.object({
   AWS_EC2_ENDPOINT: str(''),
   AWS_ENDPOINT_URL_EC2: str(''),
   TIDEPOOL_IMDS_ENDPOINT: str('http://169.254.169.254'),
+  // Azure (TIDEPOOL_PROVIDER=azure). Empty subscription and resource group: the VM's own, from IMDS.
+  // AZURE_CLIENT_ID is the Azure SDKs' name for a user-assigned managed identity's client id.
+  AZURE_SUBSCRIPTION_ID: uuid,
+  AZURE_RESOURCE_GROUP: resourceGroup,
+  AZURE_CLIENT_ID: uuid,
+  AZURE_ARM_ENDPOINT: httpsUrl('https://management.azure.com'),
   AWS_VPC_K8S_CNI_LOGLEVEL: oneOf('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const),
   AWS_VPC_K8S_CNI_LOG_FILE: str('stdout'),
   AWS_VPC_K8S_PLUGIN_LOG_FILE: str('/var/log/tidepool/plugin.log').superRefine((v, ctx) => {
@@ -234,6 +270,12 @@ export interface Settings {
     simInstanceType: string;
     simEndpoint: string;
     simInstanceId: string;
+    azure: {
+      subscriptionId: string;
+      resourceGroup: string;
+      clientId: string;
+      armEndpoint: string;
+    };
   };
   daemon: {
     nodeName: string;
@@ -355,6 +397,12 @@ export function loadSettings(env: Env = process.env): Settings {
       simInstanceType: e.TIDEPOOL_SIM_INSTANCE_TYPE,
       simEndpoint: e.TIDEPOOL_SIM_ENDPOINT,
       simInstanceId: e.TIDEPOOL_SIM_INSTANCE_ID,
+      azure: {
+        subscriptionId: e.AZURE_SUBSCRIPTION_ID.toLowerCase(),
+        resourceGroup: e.AZURE_RESOURCE_GROUP,
+        clientId: e.AZURE_CLIENT_ID,
+        armEndpoint: e.AZURE_ARM_ENDPOINT.replace(/\/+$/, ''),
+      },
     },
     daemon: {
       nodeName: e.MY_NODE_NAME,

@@ -12,7 +12,7 @@ import { createOrphanAudit, registerOrphanMetric } from './core/orphans.js';
 import { LeakSweeper } from './cloud/sweeper.js';
 import type { Logger } from './log.js';
 import { DeferredObserver, Metrics } from './serve/metrics.js';
-import { createProvider } from './cloud/providers.js';
+import { createProvider, providerBudget } from './cloud/providers.js';
 import { IpamServer } from './serve/grpc.js';
 import { prepareSocketPath } from './serve/socket.js';
 import { StateStore } from './state/store.js';
@@ -81,6 +81,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     observer,
     log: logger.child({ component: 'core' }),
     prepareInterface,
+    budget: providerBudget(settings),
   });
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();

@@ -50,6 +50,8 @@ const targets = [
   // The AWS provider apart from the daemon: the daemon imports it only with TIDEPOOL_PROVIDER=aws, so a
   // sim node never loads the AWS SDK (about 1 s and 90 MiB at start-up). See ipamd/cloud/providers.ts.
   { entry: 'providers/aws/index.ts', out: 'dist/lib/provider-aws.js', external: true },
+  // The Azure provider likewise (TIDEPOOL_PROVIDER=azure only): no other node loads the Azure SDK.
+  { entry: 'providers/azure/index.ts', out: 'dist/lib/provider-azure.js', external: true },
 ];
 
 await mkdir('dist/bin', { recursive: true });

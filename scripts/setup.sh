@@ -21,7 +21,7 @@ need_root() {
 # gcc, libc6-dev, binutils: the static pause image for containerd and the plugin's addon; python3-venv:
 # LocalStack's virtualenv (and python3, which also runs the benchmarks' at-once launcher).
 DEBS=(iproute2 nftables iptables util-linux procps psmisc containerd runc containernetworking-plugins iperf3
-  socat iputils-ping curl gcc libc6-dev binutils python3-venv)
+  socat iputils-ping curl gcc libc6-dev binutils python3-venv openssl)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -11,6 +11,7 @@ import type {
   Provider,
   SubnetInfo,
 } from '../../providers/types.js';
+import type { ApiClass, BucketSpec } from './budget.js';
 import type { Logger } from '../log.js';
 
 export class ProviderUnavailableError extends Error {
@@ -21,6 +22,7 @@ export class ProviderUnavailableError extends Error {
 }
 
 type AwsModule = typeof import('../../providers/aws/index.js');
+type AzureModule = typeof import('../../providers/azure/index.js');
 
 /**
  * The AWS provider module, by a path computed at run time: a literal import would make the bundler hoist
@@ -34,6 +36,29 @@ function loadAwsModule(): Promise<AwsModule> {
     ? new URL('../providers/aws/index.ts', here)
     : new URL('../lib/provider-aws.js', here);
   return import(url.href) as Promise<AwsModule>;
+}
+
+/** The Azure provider module, bundled apart as dist/lib/provider-azure.js for the same reason. */
+function loadAzureModule(): Promise<AzureModule> {
+  const here = import.meta.url;
+  const url = /\.ts$/.test(new URL(here).pathname)
+    ? new URL('../providers/azure/index.ts', here)
+    : new URL('../lib/provider-azure.js', here);
+  return import(url.href) as Promise<AzureModule>;
+}
+
+/**
+ * Budget buckets per provider. Azure: Microsoft.Network allows 1,000 writes and 10,000 reads per 5 minutes
+ * per subscription (cloud-api-figures.md 4); one node never goes past the subscription's whole rate.
+ */
+export function providerBudget(settings: Settings): { buckets?: Partial<Record<ApiClass, BucketSpec>> } {
+  if (settings.cloud.provider !== 'azure') return {};
+  return {
+    buckets: {
+      addresses: { capacity: 20, refillPerSec: 1000 / 300 },
+      describe: { capacity: 50, refillPerSec: 10000 / 300 },
+    },
+  };
 }
 
 export async function createProvider(settings: Settings, logger: Logger): Promise<Provider> {
@@ -61,9 +86,11 @@ export async function createProvider(settings: Settings, logger: Logger): Promis
       });
     }
     case 'azure':
-      throw new ProviderUnavailableError(
-        'TIDEPOOL_PROVIDER=azure: the Azure provider is not available in this build; use aws or sim',
-      );
+      // Like AWS: the SDK loads in the background while the daemon serves from its store.
+      return new DeferredProvider('azure', async () => {
+        const { createAzureProvider } = await loadAzureModule();
+        return withDaemonErrors(createAzureProvider(settings, { log }));
+      });
   }
 }
 

@@ -1,6 +1,11 @@
 import { loadSettings } from '../../config/settings.js';
 import * as errors from '../../providers/errors.js';
-import { createProvider, DeferredProvider, withDaemonErrors } from '../../ipamd/cloud/providers.js';
+import {
+  createProvider,
+  DeferredProvider,
+  providerBudget,
+  withDaemonErrors,
+} from '../../ipamd/cloud/providers.js';
 import { createSimNode } from '../../providers/sim/inprocess.js';
 import { silentLogger } from '../../ipamd/log.js';
 
@@ -46,10 +51,16 @@ describe('provider factory', () => {
     expect(p.name).toBe('foreign');
   });
 
-  test('azure is refused with a clear message', async () => {
-    await expect(
-      createProvider(loadSettings({ TIDEPOOL_PROVIDER: 'azure' }), silentLogger()),
-    ).rejects.toThrow('the Azure provider is not available in this build');
+  test('azure gives the lazily loaded Azure provider, on the subscription write budget', async () => {
+    const settings = loadSettings({
+      TIDEPOOL_PROVIDER: 'azure',
+      TIDEPOOL_IMDS_ENDPOINT: 'http://127.0.0.1:1',
+    });
+    const p = await createProvider(settings, silentLogger());
+    expect(p.name).toBe('azure');
+    await expect(p.describeNode()).rejects.toThrow(/Azure IMDS is unreachable/);
+    expect(providerBudget(settings).buckets?.addresses?.refillPerSec).toBeCloseTo(1000 / 300);
+    expect(providerBudget(loadSettings({ TIDEPOOL_PROVIDER: 'aws' }))).toEqual({});
   });
 
   test('sim gives a provider for the configured endpoint and instance', async () => {
