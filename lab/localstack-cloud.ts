@@ -26,7 +26,7 @@ import type { Manifest } from './manifest.js';
 import { normalizeMac } from '../providers/aws/convert.js';
 import { seedCluster, type SeededCluster } from '../localstack/seed.js';
 
-/** The repository (this file runs from localstack/ under tsx, or bundled into dist/bin/tidepoolctl). */
+/** The repository (this file runs from lab/ under tsx, or bundled into dist/bin/tidepoolctl). */
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'localstack', 'install.sh')) && dirname(dir) !== dir) dir = dirname(dir);

@@ -33,7 +33,7 @@ type AzureModule = typeof import('../../providers/azure/index.js');
 function loadAwsModule(): Promise<AwsModule> {
   const here = import.meta.url;
   const url = /\.ts$/.test(new URL(here).pathname)
-    ? new URL('../providers/aws/index.ts', here)
+    ? new URL('../../providers/aws/index.ts', here)
     : new URL('../lib/provider-aws.js', here);
   return import(url.href) as Promise<AwsModule>;
 }
@@ -42,7 +42,7 @@ function loadAwsModule(): Promise<AwsModule> {
 function loadAzureModule(): Promise<AzureModule> {
   const here = import.meta.url;
   const url = /\.ts$/.test(new URL(here).pathname)
-    ? new URL('../providers/azure/index.ts', here)
+    ? new URL('../../providers/azure/index.ts', here)
     : new URL('../lib/provider-azure.js', here);
   return import(url.href) as Promise<AzureModule>;
 }
