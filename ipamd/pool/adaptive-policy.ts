@@ -79,7 +79,8 @@ export function planAdaptive(input: PlanInput): PoolAction[] {
   return actions;
 }
 
-function grow(input: PlanInput, needAddresses: number): PoolAction[] {
+/** Growth by `needAddresses` (rounded up to /28s in prefix mode): fill interfaces with room, then attach. */
+export function grow(input: PlanInput, needAddresses: number): PoolAction[] {
   const pd = input.targets.prefixDelegation;
   const unit = pd ? 'prefix' : 'address';
   const maxUnits = input.capacity.ipv4PerInterface - 1;

@@ -1,0 +1,106 @@
+// What the daemon knows of its subnets' free addresses, for subnet scarcity mode (pool/scarcity-policy.ts):
+// learned from the cloud only (DescribeSubnets, polled through the budget, and the cloud's own
+// "subnet full" answers), per subnet. A subnet is scarce while its free addresses are under the
+// threshold (TIDEPOOL_SUBNET_SCARCITY_PERCENT of its usable addresses); once seen scarce it stays so
+// for SCARCE_HOLD_MS after the last such sighting, or until it has twice the threshold free, so that
+// the addresses the mode hands back do not switch it off at once and start the drain again.
+
+import { parseCidr } from '../config/net.js';
+import { SubnetFullError } from '../providers/errors.js';
+import type { Provider } from '../providers/types.js';
+import type { CloudBudget } from './budget.js';
+import { subnetScarce } from './pool/scarcity-policy.js';
+
+export const SCARCE_HOLD_MS = 300_000;
+/** DescribeSubnets period; shorter while a subnet is scarce or near it (under twice the threshold). */
+export const SUBNET_POLL_MS = 300_000;
+export const SUBNET_POLL_SCARCE_MS = 10_000;
+
+interface SubnetSeen {
+  free: number;
+  usable: number;
+  at: number;
+  scarceAt?: number;
+}
+
+export class SubnetWatch {
+  private readonly seen = new Map<string, SubnetSeen>();
+
+  constructor(
+    private readonly percent: number,
+    private readonly holdMs = SCARCE_HOLD_MS,
+  ) {}
+
+  get enabled(): boolean {
+    return this.percent > 0;
+  }
+
+  /** Is any of `subnetIds` under twice the threshold (scarcity may come soon)? */
+  near(subnetIds: Iterable<string>): boolean {
+    if (!this.enabled) return false;
+    for (const id of subnetIds) {
+      const e = this.seen.get(id);
+      if (e && e.free < (2 * e.usable * this.percent) / 100) return true;
+    }
+    return false;
+  }
+
+  /** `provider` with its listSubnets answers observed on the way (the same object otherwise). */
+  observing(provider: Provider, now: () => number): Provider {
+    if (!provider.listSubnets) return provider;
+    return new Proxy(provider, {
+      get: (target, prop) => {
+        if (prop === 'listSubnets')
+          return async () => {
+            const subnets = await target.listSubnets!();
+            this.observe(subnets, now());
+            return subnets;
+          };
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  /** A DescribeSubnets answer: free and usable addresses per subnet, at `now`. */
+  observe(subnets: { id: string; cidr: string; freeAddresses: number }[], now: number): void {
+    for (const s of subnets) {
+      const usable = Math.max(0, parseCidr(s.cidr).size - 5);
+      const prev = this.seen.get(s.id);
+      const e: SubnetSeen = { free: s.freeAddresses, usable, at: now, scarceAt: prev?.scarceAt };
+      if (subnetScarce(s.freeAddresses, usable, this.percent)) e.scarceAt = now;
+      else if (s.freeAddresses >= (2 * usable * this.percent) / 100) e.scarceAt = undefined;
+      this.seen.set(s.id, e);
+    }
+  }
+
+  /** The cloud answered that `subnetId` has no free address (or /28 block) left. */
+  full(subnetId: string, now: number): void {
+    const prev = this.seen.get(subnetId);
+    this.seen.set(subnetId, { free: 0, usable: prev?.usable ?? 0, at: now, scarceAt: now });
+  }
+
+  /** Is any of `subnetIds` scarce at `now`. */
+  scarce(subnetIds: Iterable<string>, now: number): boolean {
+    if (!this.enabled) return false;
+    for (const id of subnetIds) {
+      const e = this.seen.get(id);
+      if (e?.scarceAt !== undefined && now - e.scarceAt <= this.holdMs) return true;
+    }
+    return false;
+  }
+
+  /** Polls DescribeSubnets through the budget; a failure leaves what was known. */
+  async poll(provider: Provider, budget: CloudBudget, now: () => number): Promise<void> {
+    if (!this.enabled || !provider.listSubnets) return;
+    const subnets = await budget
+      .run('DescribeSubnets', 'describe', () => provider.listSubnets!(), { coalesce: true })
+      .catch(() => null);
+    if (subnets) this.observe(subnets, now());
+  }
+
+  /** Notes a subnet-full error of a growth call (SubnetFullError carries no subnet: the caller's). */
+  noteError(err: unknown, subnetIds: string[], now: number): void {
+    if (err instanceof SubnetFullError) for (const id of subnetIds) this.full(id, now);
+  }
+}
