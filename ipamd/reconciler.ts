@@ -16,7 +16,7 @@ import type { CloudInterface, NodeInfo, Provider } from '../providers/types.js';
 import type { CloudBudget } from './budget.js';
 import { poolCapacity } from './capacity.js';
 import { executeAction, type ActionContext } from './actions.js';
-import { deferWarmGrowth } from './congestion.js';
+import { deferWarmGrowth, LazyWarmAttach } from './congestion.js';
 import { growthOnly, InFlightGrowth } from './inflight.js';
 import type { CoreLogger } from './logger.js';
 import type { NodePool } from './node-pool.js';
@@ -83,9 +83,11 @@ export class Reconciler {
   private readonly growthRounds = new Set<Promise<void>>();
   private readonly stopSignal: Promise<void>;
   private signalStop!: () => void;
+  private readonly lazyAttach: LazyWarmAttach;
 
   constructor(opts: ReconcilerOptions) {
     this.o = opts;
+    this.lazyAttach = new LazyWarmAttach();
     this.stopSignal = new Promise((r) => (this.signalStop = r));
   }
 
@@ -255,6 +257,7 @@ export class Reconciler {
       actions = actions.filter((a) => a.kind !== 'assign' && a.kind !== 'attach');
     if (this.attachUnsupported) actions = actions.filter((a) => a.kind !== 'attach');
     if (demand.parked === 0 && this.o.congested?.()) actions = deferWarmGrowth(actions);
+    if (this.policy !== 'incumbent') actions = this.lazyAttach.filter(actions, demand.parked, now);
     if (inFlight) actions = growthOnly(actions);
     if (!actions.length) return;
     this.rounds++;

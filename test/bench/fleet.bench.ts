@@ -38,6 +38,13 @@ const instanceType = arg('instance-type', 'm5.xlarge');
 const scenarios = arg('scenarios', 'secondary,prefix,scarcity').split(',');
 const modeNames = arg('modes', 'tidepool,adaptive,incumbent,broker').split(',');
 const plotDir = arg('plots', 'bench-plots');
+// Extra settings for every mode, e.g. --env WARM_ENI_TARGET=0,IP_COOLDOWN_PERIOD=10 (for exploring).
+const extraEnv = Object.fromEntries(
+  arg('env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => kv.split('=') as [string, string]),
+);
 
 interface Scenario {
   name: string;
@@ -127,7 +134,7 @@ async function main(): Promise<void> {
       if (!mode) throw new Error(`fleet: unknown mode ${mname}`);
       const m: FleetMode = {
         ...mode,
-        env: { ...sc.env, ...mode.env },
+        env: { ...sc.env, ...mode.env, ...extraEnv },
       };
       const r = await runFleet({
         mode: m,
