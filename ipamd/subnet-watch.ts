@@ -1,7 +1,9 @@
 // What the daemon knows of its subnets' free addresses, for subnet scarcity mode (pool/scarcity-policy.ts):
 // learned from the cloud only (DescribeSubnets, polled through the budget, and the cloud's own
 // "subnet full" answers), per subnet. A subnet is scarce while its free addresses are under the
-// threshold (TIDEPOOL_SUBNET_SCARCITY_PERCENT of its usable addresses); once seen scarce it stays so
+// threshold (TIDEPOOL_SUBNET_SCARCITY_PERCENT of its usable addresses), or would be gone within
+// DRAIN_HORIZON_MS at the rate they fell between two answers (a whole fleet booting into one subnet
+// drains it faster than any fixed share warns of); once seen scarce it stays so
 // for SCARCE_HOLD_MS after the last such sighting, or until it has twice the threshold free, so that
 // the addresses the mode hands back do not switch it off at once and start the drain again.
 
@@ -14,13 +16,17 @@ import { subnetScarce } from './pool/scarcity-policy.js';
 export const SCARCE_HOLD_MS = 300_000;
 /** DescribeSubnets period; shorter while a subnet is scarce or near it (under twice the threshold). */
 export const SUBNET_POLL_MS = 300_000;
-export const SUBNET_POLL_SCARCE_MS = 10_000;
+export const SUBNET_POLL_SCARCE_MS = 30_000;
+/** Scarce when the subnet's free addresses would last less than this at the observed drain rate. */
+export const DRAIN_HORIZON_MS = 120_000;
 
 interface SubnetSeen {
   free: number;
   usable: number;
   at: number;
   scarceAt?: number;
+  /** Addresses per ms the subnet lost between two answers at least a second apart (EWMA, ≥ 0). */
+  drainPerMs: number;
 }
 
 export class SubnetWatch {
@@ -40,7 +46,9 @@ export class SubnetWatch {
     if (!this.enabled) return false;
     for (const id of subnetIds) {
       const e = this.seen.get(id);
-      if (e && e.free < (2 * e.usable * this.percent) / 100) return true;
+      if (!e) continue;
+      if (e.free < (2 * e.usable * this.percent) / 100) return true;
+      if (e.drainPerMs > 0 && e.free / e.drainPerMs < 2 * DRAIN_HORIZON_MS) return true;
     }
     return false;
   }
@@ -67,8 +75,20 @@ export class SubnetWatch {
     for (const s of subnets) {
       const usable = Math.max(0, parseCidr(s.cidr).size - 5);
       const prev = this.seen.get(s.id);
-      const e: SubnetSeen = { free: s.freeAddresses, usable, at: now, scarceAt: prev?.scarceAt };
-      if (subnetScarce(s.freeAddresses, usable, this.percent)) e.scarceAt = now;
+      let drainPerMs = prev?.drainPerMs ?? 0;
+      let at = now;
+      let free = s.freeAddresses;
+      if (prev && now - prev.at < 1_000) {
+        // Too close to the last answer for a rate: keep the last rate's base point.
+        at = prev.at;
+        free = prev.free;
+      } else if (prev) {
+        const sample = Math.max(0, (prev.free - s.freeAddresses) / (now - prev.at));
+        drainPerMs = 0.5 * drainPerMs + 0.5 * sample;
+      }
+      const e: SubnetSeen = { free, usable, at, scarceAt: prev?.scarceAt, drainPerMs };
+      const draining = drainPerMs > 0 && s.freeAddresses / drainPerMs < DRAIN_HORIZON_MS;
+      if (subnetScarce(s.freeAddresses, usable, this.percent) || draining) e.scarceAt = now;
       else if (s.freeAddresses >= (2 * usable * this.percent) / 100) e.scarceAt = undefined;
       this.seen.set(s.id, e);
     }
@@ -77,7 +97,13 @@ export class SubnetWatch {
   /** The cloud answered that `subnetId` has no free address (or /28 block) left. */
   full(subnetId: string, now: number): void {
     const prev = this.seen.get(subnetId);
-    this.seen.set(subnetId, { free: 0, usable: prev?.usable ?? 0, at: now, scarceAt: now });
+    this.seen.set(subnetId, {
+      free: 0,
+      usable: prev?.usable ?? 0,
+      at: now,
+      scarceAt: now,
+      drainPerMs: prev?.drainPerMs ?? 0,
+    });
   }
 
   /** Is any of `subnetIds` scarce at `now`. */

@@ -161,6 +161,10 @@ async function main(): Promise<void> {
       bench(`${tag}_addressed_max`, r.notStarted ? Infinity : Math.max(...r.addressedAt), 'ms', 0);
       bench(`${tag}_wait_p99`, quantile(r.waitsMs, 0.99), 'ms', 0);
       bench(`${tag}_not_started`, r.notStarted, 'pods', 0);
+      if (r.launchFailed) {
+        console.log(`# ${sname} / ${mname}: ${r.launchFailed} nodes could not launch: ${r.launchError}`);
+        bench(`${tag}_nodes_not_launched`, r.launchFailed, 'count', 0);
+      }
       bench(`${tag}_failed_adds`, r.failedAdds, 'count', 0);
       bench(`${tag}_throttled_calls`, r.throttled, 'count', 0);
       bench(`${tag}_total_calls`, r.calls, 'count', 0);

@@ -52,8 +52,11 @@ export interface FleetRunResult {
   waitsMs: number[];
   failedAdds: number;
   failReasons: Record<string, number>;
-  /** Pods without an address at the end of the run. */
+  /** Pods without an address at the end of the run (those of nodes that could not launch included). */
   notStarted: number;
+  /** Nodes that could not launch (no address left in the subnet for their primary interface). */
+  launchFailed: number;
+  launchError?: string;
   calls: number;
   throttled: number;
   callsByAction: Record<string, number>;
@@ -97,6 +100,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
     failedAdds: 0,
     failReasons: {},
     notStarted: 0,
+    launchFailed: 0,
     calls: 0,
     throttled: 0,
     callsByAction: {},
@@ -105,16 +109,25 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
     realMs: 0,
   };
   let created = 0;
+  let ended = false;
   const rand = rng(o.seed + 7);
   const key = (pod: string) => ({ network: 'tidepool', containerId: pod, ifname: 'eth0' });
   const pending: Promise<void>[] = [];
 
   const join = (n: number) => {
-    const inst = cloud.launchInstance({
-      instanceType: o.instanceType,
-      instanceId: `i-node${n}`,
-      subnetId: 'subnet-fleet',
-    });
+    let inst;
+    try {
+      inst = cloud.launchInstance({
+        instanceType: o.instanceType,
+        instanceId: `i-node${n}`,
+        subnetId: 'subnet-fleet',
+      });
+    } catch (err) {
+      // The subnet had no address left for the node's own primary interface: it never starts.
+      r.launchFailed++;
+      r.launchError = (err as Error).message;
+      return;
+    }
     const provider = new InProcessSimProvider({ cloud, instanceId: inst.id });
     const store = StateStore.open(':memory:', () => clock.now(), { checkpointMs: 1e9 });
     const core = new IpamCore({
@@ -138,7 +151,9 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
               clock,
               rand,
               giveUpMs: o.durationMs,
+              cancelled: () => ended,
               onFailure: (err) => {
+                if (ended) return; // the run is over: the daemons are stopping
                 r.failedAdds++;
                 const why = err.constructor.name;
                 r.failReasons[why] = (r.failReasons[why] ?? 0) + 1;
@@ -181,6 +196,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
     r.throttled += st.throttled;
     r.callsByAction[action] = st.calls;
   }
+  ended = true;
   const stopping = Promise.all(cores.map((c) => c.stop()));
   let stopped = false;
   void stopping.then(() => (stopped = true));
