@@ -189,7 +189,7 @@ describe('the subnet watch: what the cloud says of a subnet', () => {
         [0, 300],
         [10_000, 600],
       ],
-      10_000 + SCARCE_HOLD_MS - 1,
+      SCARCE_HOLD_MS - 1,
       true,
     ],
     [
