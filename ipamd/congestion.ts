@@ -19,7 +19,8 @@ export const LAZY_ATTACH_QUIET_MS = 60_000;
  * while later nodes' pods still wait for theirs. So a warm-only attach waits until the node has had no
  * parked request for LAZY_ATTACH_QUIET_MS: right after a burst was served it is deferred, in steady
  * state (nothing parks) it goes at once. Growth for parked requests, and address top-ups of existing
- * interfaces, are never deferred.
+ * interfaces, are never deferred. The reconciler applies it where the warm buffer is whole interfaces
+ * (WARM_ENI_TARGET) or learned (adaptive), not to a WARM_IP_TARGET an operator tuned.
  */
 export class LazyWarmAttach {
   private lastParkedAt = -Infinity;

@@ -257,7 +257,11 @@ export class Reconciler {
       actions = actions.filter((a) => a.kind !== 'assign' && a.kind !== 'attach');
     if (this.attachUnsupported) actions = actions.filter((a) => a.kind !== 'attach');
     if (demand.parked === 0 && this.o.congested?.()) actions = deferWarmGrowth(actions);
-    if (this.policy !== 'incumbent') actions = this.lazyAttach.filter(actions, demand.parked, now);
+    // Lazy warm attaches where the warm buffer is whole interfaces (WARM_ENI_TARGET) or learned
+    // (adaptive); a WARM_IP_TARGET / MINIMUM_IP_TARGET an operator tuned is kept at once.
+    const { warmIpTarget, minimumIpTarget } = this.o.settings.pool;
+    if (this.policy === 'adaptive' || (this.policy === 'aws-compatible' && !warmIpTarget && !minimumIpTarget))
+      actions = this.lazyAttach.filter(actions, demand.parked, now);
     if (inFlight) actions = growthOnly(actions);
     if (!actions.length) return;
     this.rounds++;
