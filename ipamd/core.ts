@@ -20,7 +20,7 @@ import { Reconciler, SUBNET_FULL_PAUSE_MS } from './reconciler.js';
 import { buildSnapshot, type IpamSnapshot } from './snapshot.js';
 import { dropInterruptedChanges } from './store/interrupted.js';
 import type { StateStore } from './store/store.js';
-import { SUBNET_POLL_MS, SUBNET_POLL_SCARCE_MS, SubnetWatch } from './subnet-watch.js';
+import { SubnetWatch } from './subnet-watch.js';
 import {
   type AllocateOutcome,
   type Allocation,
@@ -216,8 +216,7 @@ export class IpamCore implements Ipam {
       await this.subnets.poll(provider, this.budget, () => this.clock.now());
       // Scarcity just began: plan at once (release idle addresses first).
       if (!wasScarce && this.scarce()) this.reconciler.kick();
-      const ms =
-        this.scarce() || this.subnets.near(this.subnetIds()) ? SUBNET_POLL_SCARCE_MS : SUBNET_POLL_MS;
+      const ms = this.subnets.nextPollMs(this.subnetIds(), this.clock.now());
       await Promise.race([this.clock.sleep(ms), this.watchStopped]);
     }
   }

@@ -14,9 +14,11 @@ import type { CloudBudget } from './budget.js';
 import { subnetScarce } from './pool/scarcity-policy.js';
 
 export const SCARCE_HOLD_MS = 300_000;
-/** DescribeSubnets period; shorter while a subnet is scarce or near it (under twice the threshold). */
+/** DescribeSubnets period at most, and while a subnet is scarce (or its drain is not known yet). */
 export const SUBNET_POLL_MS = 300_000;
 export const SUBNET_POLL_SCARCE_MS = 30_000;
+/** The shortest period: while a subnet drains towards scarcity. */
+export const SUBNET_POLL_MIN_MS = 10_000;
 /** Scarce when the subnet's free addresses would last less than this at the observed drain rate. */
 export const DRAIN_HORIZON_MS = 120_000;
 
@@ -27,6 +29,8 @@ interface SubnetSeen {
   scarceAt?: number;
   /** Addresses per ms the subnet lost between two answers at least a second apart (EWMA, ≥ 0). */
   drainPerMs: number;
+  /** Answers that gave a drain sample. */
+  samples: number;
 }
 
 export class SubnetWatch {
@@ -41,16 +45,24 @@ export class SubnetWatch {
     return this.percent > 0;
   }
 
-  /** Is any of `subnetIds` under twice the threshold (scarcity may come soon)? */
-  near(subnetIds: Iterable<string>): boolean {
-    if (!this.enabled) return false;
+  /**
+   * When to ask the cloud again: soon while a subnet's drain is not known yet or it is scarce; while it
+   * drains, at a quarter of the time it would take to become scarce (10 s to 5 min); else every 5 min.
+   */
+  nextPollMs(subnetIds: Iterable<string>, now: number): number {
+    let ms = SUBNET_POLL_MS;
     for (const id of subnetIds) {
       const e = this.seen.get(id);
-      if (!e) continue;
-      if (e.free < (2 * e.usable * this.percent) / 100) return true;
-      if (e.drainPerMs > 0 && e.free / e.drainPerMs < 2 * DRAIN_HORIZON_MS) return true;
+      if (!e || e.samples === 0 || this.scarce([id], now)) {
+        ms = Math.min(ms, SUBNET_POLL_SCARCE_MS);
+        continue;
+      }
+      if (e.drainPerMs <= 0) continue;
+      const threshold = Math.max((e.usable * this.percent) / 100, e.drainPerMs * DRAIN_HORIZON_MS);
+      const untilScarce = (e.free - threshold) / e.drainPerMs;
+      ms = Math.min(ms, Math.max(SUBNET_POLL_MIN_MS, untilScarce / 4));
     }
-    return false;
+    return ms;
   }
 
   /** `provider` with its listSubnets answers observed on the way (the same object otherwise). */
@@ -76,6 +88,7 @@ export class SubnetWatch {
       const usable = Math.max(0, parseCidr(s.cidr).size - 5);
       const prev = this.seen.get(s.id);
       let drainPerMs = prev?.drainPerMs ?? 0;
+      let samples = prev?.samples ?? 0;
       let at = now;
       let free = s.freeAddresses;
       if (prev && now - prev.at < 1_000) {
@@ -84,9 +97,10 @@ export class SubnetWatch {
         free = prev.free;
       } else if (prev) {
         const sample = Math.max(0, (prev.free - s.freeAddresses) / (now - prev.at));
-        drainPerMs = 0.5 * drainPerMs + 0.5 * sample;
+        drainPerMs = samples ? 0.5 * drainPerMs + 0.5 * sample : sample;
+        samples++;
       }
-      const e: SubnetSeen = { free, usable, at, scarceAt: prev?.scarceAt, drainPerMs };
+      const e: SubnetSeen = { free, usable, at, scarceAt: prev?.scarceAt, drainPerMs, samples };
       const draining = drainPerMs > 0 && s.freeAddresses / drainPerMs < DRAIN_HORIZON_MS;
       if (subnetScarce(s.freeAddresses, usable, this.percent) || draining) e.scarceAt = now;
       else if (s.freeAddresses >= (2 * usable * this.percent) / 100) e.scarceAt = undefined;
@@ -103,6 +117,7 @@ export class SubnetWatch {
       at: now,
       scarceAt: now,
       drainPerMs: prev?.drainPerMs ?? 0,
+      samples: prev?.samples ?? 0,
     });
   }
 

@@ -230,6 +230,50 @@ describe('the subnet watch: what the cloud says of a subnet', () => {
     expect(w.scarce(['subnet-a'], NOW)).toBe(false);
   });
 
+  const polls: [string, [number, number][], number][] = [
+    // [what, answers (ms, free), next poll (ms)]
+    ['one answer: the drain is not known yet, ask again in 30 s', [[0, 3000]], 30_000],
+    [
+      'no drain: every 5 minutes',
+      [
+        [0, 3000],
+        [60_000, 3000],
+      ],
+      300_000,
+    ],
+    [
+      'slow drain: a quarter of the time to scarcity',
+      [
+        [0, 3000],
+        [100_000, 2900],
+      ],
+      300_000,
+    ],
+    [
+      'fast drain (5/s), far from scarcity: a quarter of (3700 − 600) / 5 s',
+      [
+        [0, 4000],
+        [60_000, 3700],
+      ],
+      155_000,
+    ],
+    [
+      'fast drain: at the 10 s floor',
+      [
+        [0, 3000],
+        [10_000, 2800],
+      ],
+      10_000,
+    ],
+    ['scarce: every 30 s', [[0, 300]], 30_000],
+  ];
+  test.each(polls)('polling: %s', (_what, answers, next) => {
+    const w = new SubnetWatch(10);
+    for (const [t, free] of answers) w.observe(subnet(free), NOW + t);
+    const last = answers[answers.length - 1][0];
+    expect(w.nextPollMs(['subnet-a'], NOW + last)).toBeCloseTo(next, -3);
+  });
+
   test('the drain horizon is two minutes', () => {
     expect(DRAIN_HORIZON_MS).toBe(120_000);
   });
