@@ -177,6 +177,9 @@ async function main(): Promise<void> {
     for (const other of results.filter((r) => r.mode === 'incumbent' || r.mode === 'broker'))
       if (tp && sname !== 'scarcity')
         bench(`fleet_tidepool_${sname}_speedup_vs_${other.mode}`, last(other) / last(tp), 'x', 2);
+    // The plot shows the first 10 minutes, where the scale-out happens (the figures cover the whole run).
+    const plotMs = Math.min(minutes * 60_000, 600_000);
+    const shown = (r: FleetRunResult) => r.series.filter((p) => p.t <= plotMs);
     mkdirSync(plotDir, { recursive: true });
     const file = join(plotDir, `fleet-${sname}.svg`);
     writeFileSync(
@@ -190,7 +193,7 @@ async function main(): Promise<void> {
             yLabel: 'addresses',
             series: results.map((r) => ({
               name: r.mode,
-              points: r.series.map((p) => ({ x: p.t / 1000, y: p.held })),
+              points: shown(r).map((p) => ({ x: p.t / 1000, y: p.held })),
             })),
           },
           {
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
             yLabel: 'pods',
             series: results.map((r) => ({
               name: r.mode,
-              points: r.series.map((p) => ({ x: p.t / 1000, y: p.waiting })),
+              points: shown(r).map((p) => ({ x: p.t / 1000, y: p.waiting })),
             })),
           },
         ],
