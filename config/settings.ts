@@ -214,6 +214,9 @@ const envSchema = z.object({
   // pool; the pool is checked on a 5 s tick, one batch per tick). Never for production.
   TIDEPOOL_COMPARISON_MODE: oneOf('off', ['off', 'incumbent'] as const),
   TIDEPOOL_ADD_WAIT_MS: int(10000, 0, 600000, 'a number of milliseconds'),
+  // Subnet scarcity mode (issue 14): below this share of a subnet's addresses left free, its nodes keep
+  // no buffer beyond their own demand and release idle addresses first; 0 turns the mode off.
+  TIDEPOOL_SUBNET_SCARCITY_PERCENT: int(10, 0, 100, 'a percentage'),
   TIDEPOOL_SIM_INSTANCE_TYPE: str('m5.large'),
   TIDEPOOL_SIM_ENDPOINT: str('/run/tidepool/sim.sock'),
   TIDEPOOL_SIM_INSTANCE_ID: str(''),
@@ -241,6 +244,8 @@ export interface Settings {
     policy: 'aws-compatible' | 'adaptive';
     comparisonMode: 'off' | 'incumbent';
     addWaitMs: number;
+    /** Subnet scarcity threshold, % of the subnet's usable addresses left free; 0 = off. */
+    scarcityPercent: number;
   };
   network: {
     eniMtu: number;
@@ -368,6 +373,7 @@ export function loadSettings(env: Env = process.env): Settings {
       policy: e.TIDEPOOL_POOL_POLICY,
       comparisonMode: e.TIDEPOOL_COMPARISON_MODE,
       addWaitMs: e.TIDEPOOL_ADD_WAIT_MS,
+      scarcityPercent: e.TIDEPOOL_SUBNET_SCARCITY_PERCENT,
     },
     network: {
       eniMtu: e.AWS_VPC_ENI_MTU,

@@ -3,17 +3,26 @@
 // transient errors, one call at a time per interface (Azure rewrites a NIC's whole configuration; EC2
 // answers a concurrent change of one ENI with InUse), and sharing of an identical call already waiting.
 // Time is the injected Clock, so all of this runs in virtual time in tests and benchmarks.
+// Account-aware pacing (pacing.ts): once the cloud throttles a class, the daemon paces that class like a
+// congestion controller (AIMD with jitter); a throttled call then waits for its paced turn instead of an
+// exponential backoff. Optional gates: a shared limiter (the central-broker comparison of the fleet
+// bench) and the AWS SDK's retry quota (retry-quota.ts, the incumbent comparison).
 
 import PQueue from 'p-queue';
 import type { Clock } from '../../providers/clock.js';
 import { isRetryable, ThrottledError } from '../../providers/errors.js';
+import { TokenBucket, type BucketSpec } from '../../providers/token-bucket.js';
+import { AimdPacer, DEFAULT_PACING, type PacingSpec } from './pacing.js';
+import type { RetryQuota } from './retry-quota.js';
 import type { CloudCallOutcome, IpamObserver } from '../core/types.js';
 
 export type ApiClass = 'describe' | 'addresses' | 'interfaces';
 
-export interface BucketSpec {
-  capacity: number;
-  refillPerSec: number;
+export type { BucketSpec };
+
+/** Something every attempt waits for before it is sent (a limiter shared by several budgets). */
+export interface CallGate {
+  acquire(apiClass: ApiClass): Promise<void>;
 }
 
 export interface BudgetOptions {
@@ -32,6 +41,14 @@ export interface BudgetOptions {
   random?: () => number;
   /** Calls kept for introspection. Default 200. */
   recentSize?: number;
+  /** AIMD pacing per API class once the cloud throttles (pacing.ts). Default on; false turns it off. */
+  pacing?: Partial<PacingSpec> | false;
+  /** Throttled attempts of one call while paced, before it fails. Default 30. */
+  maxPacedAttempts?: number;
+  /** Awaited before every attempt. */
+  gate?: CallGate;
+  /** A retry takes from this quota and is not made when it is empty (the AWS SDK's standard mode). */
+  retryQuota?: RetryQuota;
 }
 
 export const DEFAULT_BUCKETS: Record<ApiClass, BucketSpec> = {
@@ -57,32 +74,18 @@ export interface CallOptions {
   coalesce?: boolean;
 }
 
-class TokenBucket {
-  private tokens: number;
-  private last: number;
-  constructor(
-    private readonly spec: BucketSpec,
-    private readonly clock: Clock,
-  ) {
-    this.tokens = spec.capacity;
-    this.last = clock.now();
+/** Waits until `bucket` has a token, then takes it. */
+async function takeToken(bucket: TokenBucket, clock: Clock): Promise<void> {
+  for (;;) {
+    if (bucket.take(clock.now())) return;
+    await clock.sleep(bucket.waitMs(clock.now()));
   }
+}
 
-  async take(): Promise<void> {
-    for (;;) {
-      const now = this.clock.now();
-      this.tokens = Math.min(
-        this.spec.capacity,
-        this.tokens + ((now - this.last) / 1000) * this.spec.refillPerSec,
-      );
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.spec.refillPerSec) * 1000));
-    }
-  }
+/** Waits for the pacer's turn, then claims it. */
+async function paceTurn(pacer: AimdPacer, clock: Clock): Promise<void> {
+  for (let d = pacer.delayMs(clock.now()); d > 0; d = pacer.delayMs(clock.now())) await clock.sleep(d);
+  pacer.sent(clock.now());
 }
 
 export class CloudBudget {
@@ -95,6 +98,10 @@ export class CloudBudget {
   private readonly maxDelayMs: number;
   private readonly random: () => number;
   private readonly recentSize: number;
+  private readonly pacers?: Record<ApiClass, AimdPacer>;
+  private readonly maxPacedAttempts: number;
+  private readonly gate?: CallGate;
+  private readonly retryQuota?: RetryQuota;
   private readonly recentCalls: CloudCallRecord[] = [];
   private readonly perTarget = new Map<string, Promise<unknown>>();
   private readonly waiting = new Map<string, Promise<unknown>>();
@@ -109,16 +116,39 @@ export class CloudBudget {
     this.observer = opts.observer;
     this.queue = new PQueue({ concurrency: opts.concurrency ?? 4 });
     const specs = { ...DEFAULT_BUCKETS, ...opts.buckets };
+    const now = this.clock.now();
     this.buckets = {
-      describe: new TokenBucket(specs.describe, this.clock),
-      addresses: new TokenBucket(specs.addresses, this.clock),
-      interfaces: new TokenBucket(specs.interfaces, this.clock),
+      describe: new TokenBucket(specs.describe, now),
+      addresses: new TokenBucket(specs.addresses, now),
+      interfaces: new TokenBucket(specs.interfaces, now),
     };
     this.maxAttempts = opts.maxAttempts ?? 8;
     this.baseDelayMs = opts.baseDelayMs ?? 100;
     this.maxDelayMs = opts.maxDelayMs ?? 20_000;
     this.random = opts.random ?? Math.random;
     this.recentSize = opts.recentSize ?? 200;
+    if (opts.pacing !== false) {
+      const spec = { ...DEFAULT_PACING, ...opts.pacing };
+      this.pacers = {
+        describe: new AimdPacer(spec, this.random),
+        addresses: new AimdPacer(spec, this.random),
+        interfaces: new AimdPacer(spec, this.random),
+      };
+    }
+    this.maxPacedAttempts = opts.maxPacedAttempts ?? 30;
+    this.gate = opts.gate;
+    this.retryQuota = opts.retryQuota;
+  }
+
+  /** Is an API class paced now (the cloud throttled it recently)? */
+  paced(apiClass: ApiClass): boolean {
+    const p = this.pacers?.[apiClass];
+    return p !== undefined && p.rate(this.clock.now()) !== Infinity;
+  }
+
+  /** The pacer of an API class (undefined when pacing is off): for introspection and tests. */
+  pacer(apiClass: ApiClass): AimdPacer | undefined {
+    return this.pacers?.[apiClass];
   }
 
   /** Runs `fn` (one cloud call) under the budget, retrying throttled and transient failures. */
@@ -179,12 +209,17 @@ export class CloudBudget {
     fn: () => Promise<T>,
     target?: string,
   ): Promise<T> {
+    const pacer = this.pacers?.[apiClass];
+    let retried = false;
     for (let attempt = 1; ; attempt++) {
-      await this.buckets[apiClass].take();
+      if (pacer) await paceTurn(pacer, this.clock);
+      await takeToken(this.buckets[apiClass], this.clock);
+      if (this.gate) await this.gate.acquire(apiClass);
       const start = this.clock.now();
       try {
         const result = await this.queue.add(fn);
         this.record({ at: start, action, target, attempt, ms: this.clock.now() - start, outcome: 'ok' });
+        this.retryQuota?.succeeded(retried);
         return result as T;
       } catch (err) {
         const throttled = err instanceof ThrottledError;
@@ -199,8 +234,15 @@ export class CloudBudget {
           outcome: throttled ? 'throttled' : 'error',
           error: message,
         });
-        if (!isRetryable(err) || attempt >= this.maxAttempts || this.closing) throw err;
+        if (throttled) pacer?.throttled(this.clock.now());
+        // Paced, a throttled call retries at its paced turn (the pacer spaces it), up to maxPacedAttempts.
+        const paced = throttled && pacer !== undefined && pacer.rate(this.clock.now()) !== Infinity;
+        const limit = paced ? Math.max(this.maxAttempts, this.maxPacedAttempts) : this.maxAttempts;
+        if (!isRetryable(err) || attempt >= limit || this.closing) throw err;
+        if (this.retryQuota && !this.retryQuota.take(throttled)) throw err;
+        retried = true;
         this.totals.retries++;
+        if (paced) continue;
         // Full jitter (AWS SDK / EC2 guidance): uniformly random in [0, min(cap, base × 2^attempt)).
         const base = throttled ? this.baseDelayMs * 5 : this.baseDelayMs;
         await this.clock.sleep(Math.floor(this.random() * Math.min(this.maxDelayMs, base * 2 ** attempt)));

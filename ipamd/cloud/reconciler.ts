@@ -16,6 +16,7 @@ import type { CloudInterface, NodeInfo, Provider } from '../../providers/types.j
 import type { CloudBudget } from './budget.js';
 import { poolCapacity } from '../engine/capacity.js';
 import { executeAction, type ActionContext } from './actions.js';
+import { deferWarmGrowth, LazyWarmAttach } from './congestion.js';
 import { growthOnly, InFlightGrowth } from './inflight.js';
 import type { CoreLogger } from '../core/logger.js';
 import type { NodePool } from '../state/node-pool.js';
@@ -41,6 +42,14 @@ export interface ReconcilerOptions {
   tickMs?: number;
   resyncIntervalMs?: number;
   visibilityGraceMs?: number;
+  /** The node's subnet is scarce: plan with the scarcity policy (pool/scarcity-policy.ts). */
+  scarce?: () => boolean;
+  /** The account throttles this daemon (its budget paces): growth nobody waits for is deferred. */
+  congested?: () => boolean;
+  /** A pool action failed with this cloud error (the subnet watch learns from subnet-full answers). */
+  onCloudError?: (err: unknown) => void;
+  /** Pause of growth after a subnet-full answer; default SUBNET_FULL_PAUSE_MS. */
+  subnetFullPauseMs?: () => number;
 }
 
 /** After InsufficientFreeAddressesInSubnet / InsufficientCidrBlocks, growth pauses (reference 3.1). */
@@ -74,9 +83,11 @@ export class Reconciler {
   private readonly growthRounds = new Set<Promise<void>>();
   private readonly stopSignal: Promise<void>;
   private signalStop!: () => void;
+  private readonly lazyAttach: LazyWarmAttach;
 
   constructor(opts: ReconcilerOptions) {
     this.o = opts;
+    this.lazyAttach = new LazyWarmAttach();
     this.stopSignal = new Promise((r) => (this.signalStop = r));
   }
 
@@ -232,9 +243,11 @@ export class Reconciler {
     const now = this.o.clock.now();
     const detaching = [...this.o.pool.interfaces.values()].filter((i) => i.detaching);
     const inFlight = this.growing.size > 0 || growthOnlyRound;
-    let actions = planPool(this.policy, {
+    const demand = this.o.demand();
+    const scarce = this.policy !== 'incumbent' && (this.o.scarce?.() ?? false);
+    let actions = planPool(scarce ? 'scarce' : this.policy, {
       state: this.growing.planState(this.o.pool.toPlanState(), detaching, now),
-      demand: this.o.demand(),
+      demand,
       targets: targetsOf(this.o.settings.pool),
       capacity: this.capacity,
       now,
@@ -243,6 +256,12 @@ export class Reconciler {
     if (now < this.growthPausedUntil)
       actions = actions.filter((a) => a.kind !== 'assign' && a.kind !== 'attach');
     if (this.attachUnsupported) actions = actions.filter((a) => a.kind !== 'attach');
+    if (demand.parked === 0 && this.o.congested?.()) actions = deferWarmGrowth(actions);
+    // Lazy warm attaches where the warm buffer is whole interfaces (WARM_ENI_TARGET) or learned
+    // (adaptive); a WARM_IP_TARGET / MINIMUM_IP_TARGET an operator tuned is kept at once.
+    const { warmIpTarget, minimumIpTarget } = this.o.settings.pool;
+    if (this.policy === 'adaptive' || (this.policy === 'aws-compatible' && !warmIpTarget && !minimumIpTarget))
+      actions = this.lazyAttach.filter(actions, demand.parked, now);
     if (inFlight) actions = growthOnly(actions);
     if (!actions.length) return;
     this.rounds++;
@@ -267,7 +286,9 @@ export class Reconciler {
       await executeAction(this.actionContext(), action);
     } catch (err) {
       this.noteError(what, err);
-      if (err instanceof SubnetFullError) this.growthPausedUntil = this.o.clock.now() + SUBNET_FULL_PAUSE_MS;
+      this.o.onCloudError?.(err);
+      if (err instanceof SubnetFullError)
+        this.growthPausedUntil = this.o.clock.now() + (this.o.subnetFullPauseMs?.() ?? SUBNET_FULL_PAUSE_MS);
       if (err instanceof UnsupportedError && action.kind === 'attach') this.attachUnsupported = true;
       // PrivateIpAddressLimitExceeded: our view is out of date (reference 3.4); list again next turn.
       if (err instanceof LimitExceededError) this.lastResyncAt = 0;

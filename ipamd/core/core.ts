@@ -16,10 +16,11 @@ import { keyString, NodePool } from '../state/node-pool.js';
 import { BurstWindow, decayedRate, ewma, recordEvents, type RateEstimate } from '../engine/demand.js';
 import type { PoolDemand } from '../engine/model.js';
 import { ParkingLot } from './parking.js';
-import { Reconciler } from '../cloud/reconciler.js';
+import { Reconciler, SUBNET_FULL_PAUSE_MS } from '../cloud/reconciler.js';
 import { buildSnapshot, type IpamSnapshot } from './snapshot.js';
 import { dropInterruptedChanges } from '../state/interrupted.js';
 import type { StateStore } from '../state/store.js';
+import { SubnetWatch } from '../cloud/subnet-watch.js';
 import {
   type AllocateOutcome,
   type Allocation,
@@ -66,6 +67,11 @@ export class IpamCore implements Ipam {
   private roundTripMs?: number;
   private stopping = false;
   private started?: Promise<void>;
+  /** Subnet scarcity mode: what the cloud says of the node's subnets (off in the comparison mode). */
+  readonly subnets: SubnetWatch;
+  private watching?: Promise<void>;
+  private stopWatch!: () => void;
+  private readonly watchStopped = new Promise<void>((r) => (this.stopWatch = r));
 
   constructor(opts: IpamCoreOptions) {
     this.settings = opts.settings;
@@ -75,9 +81,15 @@ export class IpamCore implements Ipam {
     this.log = opts.log ?? silentCoreLogger;
     this.pool = new NodePool(this.store, this.clock);
     this.budget = new CloudBudget({ ...opts.budget, clock: this.clock, observer: this.observer });
+    const incumbent = opts.settings.pool.comparisonMode === 'incumbent';
+    this.subnets = new SubnetWatch(incumbent ? 0 : opts.settings.pool.scarcityPercent);
+    // Every DescribeSubnets answer (subnet discovery's too) tells the subnet watch what is free.
+    const provider = this.subnets.enabled
+      ? this.subnets.observing(opts.provider, () => this.clock.now())
+      : opts.provider;
     this.reconciler = new Reconciler({
       settings: this.settings,
-      provider: opts.provider,
+      provider,
       store: this.store,
       pool: this.pool,
       budget: this.budget,
@@ -89,7 +101,13 @@ export class IpamCore implements Ipam {
       prepareInterface: opts.prepareInterface,
       tickMs: opts.tickMs,
       resyncIntervalMs: opts.resyncIntervalMs,
+      scarce: () => this.scarce(),
+      congested: () => this.budget.paced('addresses') || this.budget.paced('interfaces'),
+      onCloudError: (err) => this.subnets.noteError(err, this.subnetIds(), this.clock.now()),
+      // Under scarcity the last addresses come back from other nodes within seconds: retry soon.
+      subnetFullPauseMs: () => (this.subnets.enabled ? 5_000 : SUBNET_FULL_PAUSE_MS),
     });
+    this.watchSubnets = () => this.watchLoop(provider);
     this.parked = new ParkingLot({
       pool: this.pool,
       clock: this.clock,
@@ -120,6 +138,7 @@ export class IpamCore implements Ipam {
         this.log.info({ policy: this.reconciler.policy, ...this.status() }, 'ipam ready');
         this.poolChanged();
         if (this.parked.size) this.reconciler.kick();
+        if (this.subnets.enabled) this.watching = this.watchSubnets();
       });
     }
     return this.started;
@@ -141,8 +160,10 @@ export class IpamCore implements Ipam {
     this.parked.cancelAll(new ShuttingDownError('the daemon is shutting down'));
     this.budget.close();
     const stopping = this.reconciler.stop();
+    this.stopWatch();
     await this.started?.catch(() => undefined);
     await stopping;
+    await this.watching;
     await this.budget.idle();
     this.store.close();
   }
@@ -184,6 +205,31 @@ export class IpamCore implements Ipam {
       );
     }
     return this.parked.park(key, pod, now);
+  }
+
+  private readonly watchSubnets: () => Promise<void>;
+
+  /** Polls the node's subnets while the daemon runs (more often while one is scarce). */
+  private async watchLoop(provider: Provider): Promise<void> {
+    while (!this.stopping) {
+      const wasScarce = this.scarce();
+      await this.subnets.poll(provider, this.budget, () => this.clock.now());
+      // Scarcity just began: plan at once (release idle addresses first).
+      if (!wasScarce && this.scarce()) this.reconciler.kick();
+      const ms = this.subnets.nextPollMs(this.subnetIds(), this.clock.now());
+      await Promise.race([this.clock.sleep(ms), this.watchStopped]);
+    }
+  }
+
+  private subnetIds(): string[] {
+    const ids = new Set<string>();
+    if (this.reconciler.node) ids.add(this.reconciler.node.subnetId);
+    for (const i of this.pool.interfaces.values()) ids.add(i.subnetId);
+    return [...ids];
+  }
+
+  private scarce(): boolean {
+    return this.subnets.scarce(this.subnetIds(), this.clock.now());
   }
 
   private poolChanged(): void {

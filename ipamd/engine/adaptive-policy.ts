@@ -4,6 +4,11 @@
 // several interfaces in one round; shrink is delayed (the 30 s decrease gap) and has hysteresis: the
 // pool releases only when it holds more than twice its target, and then only down to the target.
 // Bounded by MINIMUM_IP_TARGET (floor), MAX_ENI and the instance's capacity, like the AWS policy.
+// Tuned on the churn bench (issue 14) to beat the defaults on every axis at once: a prior of 10 free
+// before any burst is learned; bursts remembered for 15 min; growth overshoots the target by 30% (one
+// call covers the next pods too); with nobody waiting, half the cooling addresses count toward the
+// buffer (a top-up that a cooldown ends anyway is a call saved); shrink at most every 2 min; new
+// interfaces only for what parked requests lack (a warm-only attach is lazy: ipamd/congestion.ts).
 
 import {
   DECREASE_INTERVAL_MS,
@@ -21,12 +26,20 @@ import { interfaceCounts, isPrefixFree, poolStats, prefixUse, unitsOf } from './
 export const ADAPTIVE_LOOKAHEAD_MS = 1_000;
 /** Release only when free > HYSTERESIS × target. */
 export const ADAPTIVE_HYSTERESIS = 2;
+/** Growth overshoots the target by this factor, so that one call covers the next few pods too. */
+export const ADAPTIVE_GROWTH_SLACK = 1.3;
+/** The buffer never falls below this many free, learned or not (a node's first burst finds them). */
+export const ADAPTIVE_PRIOR = 10;
+/** Share of the cooling addresses counted toward the buffer when nothing is parked. */
+export const ADAPTIVE_COOLING_SHARE = 0.5;
+/** Shrink at most this often (the AWS 30 s gap is the floor). */
+export const ADAPTIVE_SHRINK_GAP_MS = 120_000;
 
 /** Free addresses the adaptive policy wants on hand (excluding parked requests). */
 export function adaptiveTarget(input: PlanInput): number {
   const { addRatePerSec, roundTripMs, burstPeak = 0 } = input.demand;
   const expected = Math.ceil((addRatePerSec * (roundTripMs + ADAPTIVE_LOOKAHEAD_MS)) / 1000);
-  return Math.max(expected, burstPeak, input.targets.warmIpTarget, 1);
+  return Math.max(expected, burstPeak, input.targets.warmIpTarget, ADAPTIVE_PRIOR, 1);
 }
 
 export function planAdaptive(input: PlanInput): PoolAction[] {
@@ -38,12 +51,20 @@ export function planAdaptive(input: PlanInput): PoolAction[] {
     input.capacity.maxPods,
     input.capacity.maxAddressesPerInstance ?? Number.MAX_SAFE_INTEGER,
   );
-  let need = Math.max(target + parked - s.free, input.targets.minimumIpTarget - s.total, 0);
-  need = Math.min(need, Math.max(0, cap - s.total));
-  if (need > 0) return grow(input, need);
+  const room = Math.max(0, cap - s.total);
+  // Addresses cooling now are free again within the cooldown: with nobody waiting, a part of them
+  // counts toward the buffer (a top-up that a cooldown ends anyway is a call saved).
+  const soon = parked === 0 ? Math.floor(s.cooling * ADAPTIVE_COOLING_SHARE) : 0;
+  let need = Math.max(target + parked - s.free - soon, input.targets.minimumIpTarget - s.total, 0);
+  if (need > 0) need = Math.max(need, Math.ceil(target * ADAPTIVE_GROWTH_SLACK) + parked - s.free - soon);
+  need = Math.min(need, room);
+  // New interfaces only for what parked requests lack; the buffer's share goes to interfaces with room
+  // (a warm-only attach is the reconciler's lazy kind: congestion.ts).
+  if (need > 0) return grow(input, need, parked > 0 ? Math.min(room, parked - s.free) : need);
 
   const actions: PoolAction[] = [];
-  const decreaseDue = input.now - input.lastDecreaseAt > DECREASE_INTERVAL_MS;
+  const decreaseDue =
+    input.now - input.lastDecreaseAt > Math.max(DECREASE_INTERVAL_MS, ADAPTIVE_SHRINK_GAP_MS);
   if (decreaseDue && parked === 0 && s.free > ADAPTIVE_HYSTERESIS * target) {
     let excess = Math.min(s.free - target, s.total - input.targets.minimumIpTarget);
     for (const iface of releaseOrder(input)) {
@@ -79,11 +100,19 @@ export function planAdaptive(input: PlanInput): PoolAction[] {
   return actions;
 }
 
-function grow(input: PlanInput, needAddresses: number): PoolAction[] {
+/** Growth by `needAddresses` (rounded up to /28s in prefix mode): fill interfaces with room, then attach. */
+export function grow(
+  input: PlanInput,
+  needAddresses: number,
+  /** Of `needAddresses`, at most this many may need new interfaces (default all). */
+  attachAddresses = needAddresses,
+): PoolAction[] {
   const pd = input.targets.prefixDelegation;
   const unit = pd ? 'prefix' : 'address';
   const maxUnits = input.capacity.ipv4PerInterface - 1;
-  let need = pd ? Math.ceil(needAddresses / PREFIX_SIZE) : needAddresses;
+  const units = (n: number) => (pd ? Math.ceil(Math.max(0, n) / PREFIX_SIZE) : Math.max(0, n));
+  let need = units(needAddresses);
+  const notAttached = need - units(attachAddresses);
   const actions: PoolAction[] = [];
   for (const iface of [...input.state.interfaces].sort((a, b) => a.deviceNumber - b.deviceNumber)) {
     if (need <= 0) break;
@@ -96,6 +125,7 @@ function grow(input: PlanInput, needAddresses: number): PoolAction[] {
   let ifaces = input.state.interfaces.length;
   const used = new Set(input.state.interfaces.map((i) => i.deviceNumber));
   let device = nextDeviceNumber(input);
+  need -= Math.max(0, notAttached);
   while (need > 0 && ifaces < input.capacity.maxInterfaces) {
     const count = Math.min(maxUnits, need);
     actions.push({ kind: 'attach', deviceNumber: device, count, unit });

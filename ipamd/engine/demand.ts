@@ -26,7 +26,7 @@ export function ewma(prev: number | undefined, sample: number, alpha = 0.3): num
 }
 
 /** How long the adaptive policy remembers a burst: the pool keeps room for it this long. */
-export const BURST_HOLD_MS = 300_000;
+export const BURST_HOLD_MS = 900_000;
 
 /**
  * The largest number of requests seen within one window (about one cloud round trip) during the last

@@ -3,12 +3,14 @@
 import type { Settings } from '../../config/settings.js';
 import { planAdaptive } from './adaptive-policy.js';
 import { planAwsCompatible } from './aws-policy.js';
+import { planScarce } from './scarcity-policy.js';
 import type { PlanInput, PoolAction, PoolTargets } from './model.js';
 
-export type PolicyName = 'aws-compatible' | 'adaptive' | 'incumbent';
+/** `scarce` is not configured: the reconciler plans with it while the node's subnet is scarce. */
+export type PolicyName = 'aws-compatible' | 'adaptive' | 'incumbent' | 'scarce';
 
 /** The policy in force: the incumbent comparison mode overrides the configured policy. */
-export function policyOf(pool: Settings['pool']): PolicyName {
+export function policyOf(pool: Settings['pool']): Exclude<PolicyName, 'scarce'> {
   return pool.comparisonMode === 'incumbent' ? 'incumbent' : pool.policy;
 }
 
@@ -36,6 +38,8 @@ export function planPool(
       });
     case 'adaptive':
       return planAdaptive({ ...input, coolingCountsAsAvailable: false });
+    case 'scarce':
+      return planScarce({ ...input, coolingCountsAsAvailable: false });
     default:
       return planAwsCompatible({ ...input, coolingCountsAsAvailable: false });
   }

@@ -3,6 +3,10 @@
 // doc [doc]) and 7 (values for a simulator; latency medians are fitted to few public points, calibrate
 // before quoting a result).
 
+import type { BucketSpec } from '../token-bucket.js';
+
+export type { BucketSpec };
+
 export const EC2_ACTIONS = [
   'DescribeInstances',
   'DescribeNetworkInterfaces',
@@ -19,12 +23,6 @@ export type Ec2Action = (typeof EC2_ACTIONS)[number];
 
 export function isEc2Action(s: string): s is Ec2Action {
   return (EC2_ACTIONS as readonly string[]).includes(s);
-}
-
-export interface BucketSpec {
-  capacity: number;
-  /** Tokens per second; may be fractional (section 1.2: CreateVpcEndpoint 4/0.3). */
-  refillPerSec: number;
 }
 
 /**

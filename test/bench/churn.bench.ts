@@ -6,7 +6,7 @@
 // and the address-saving tuning users adopt (WARM_IP_TARGET=5, MINIMUM_IP_TARGET=10). Several seeds;
 // figures are per 30-minute run (means), waits pooled over all runs. Prints BENCH lines.
 //
-//   npm run bench -- churn [--minutes 30] [--seeds 5] [--instance-type m5.4xlarge]
+//   npm run bench -- churn [--minutes 30] [--seeds 5] [--instance-type m5.4xlarge] [--only adaptive,economy]
 import { instanceLimits, maxPods } from '../../providers/capacity.js';
 import { defaultChurn, generateChurn } from './lib/churn-workload.js';
 import { runChurn, type ChurnRunResult } from './lib/churn-run.js';
@@ -50,7 +50,12 @@ async function main(): Promise<void> {
       `CronJob bursts of ${defaultChurn.cronSize.join('–')} pods at ${defaultChurn.cronProbability * 100}% of minutes); ` +
       `sim: realistic EC2 latency and throttling; failed ADDs retried after ${KUBELET_BACKOFF_MS} ms × (1 + ${KUBELET_JITTER}·rand)`,
   );
-  for (const c of CONFIGS) {
+  // --only <suffix>[,<suffix>]: run only these configurations (defaults = the empty suffix, "defaults").
+  const only = arg('only', '')
+    .split(',')
+    .filter(Boolean)
+    .map((x) => (x === 'defaults' ? '' : `_${x}`));
+  for (const c of CONFIGS.filter((k) => !only.length || only.includes(k.suffix))) {
     const t = Date.now();
     const runs: ChurnRunResult[] = [];
     for (const [i, w] of workloads.entries())

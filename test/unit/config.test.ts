@@ -24,6 +24,7 @@ describe('settings', () => {
       policy: 'aws-compatible',
       comparisonMode: 'off',
       addWaitMs: 10000,
+      scarcityPercent: 10,
     });
     expect(s.network).toMatchObject({
       eniMtu: 9001,

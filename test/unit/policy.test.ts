@@ -396,44 +396,63 @@ describe('adaptive', () => {
       lastDecreaseAt,
     });
 
-  test('grows at once for every parked request, across interfaces in one round', () => {
-    // target 1 (no rate) + 20 parked = 21: 9 on the primary, 9 on a new ENI, 3 on another.
-    expect(adaptive([eni(0)], 20, 0)).toEqual([assign('eni-0', 9), attach(1, 9), attach(2, 3)]);
+  test('grows at once for every parked request; new interfaces only for what they lack', () => {
+    // target = the prior of 10 free; 20 parked + 13 (target × 1.3), capped at max pods 29: 9 on the
+    // primary, then new interfaces for the 20 parked only (9 + 2); the buffer's share is not attached.
+    expect(adaptive([eni(0)], 20, 0)).toEqual([assign('eni-0', 9), attach(1, 9), attach(2, 2)]);
   });
 
-  test('provisions the learned rate over the next round trip: 4/s × (1 s + 1 s lookahead) = 8', () => {
-    expect(adaptive([eni(0, { free: 2 })], 0, 4)).toEqual([assign('eni-0', 6)]);
+  test('provisions max(learned rate over the next round trip, the prior of 10), 30% over', () => {
+    // 4/s × (1 s + 1 s lookahead) = 8 < the prior 10: grow to 13 free: 7 on the primary, 4 on a new one.
+    expect(adaptive([eni(0, { free: 2 })], 0, 4)).toEqual([assign('eni-0', 7), attach(1, 4)]);
+    // 10/s × 2 s = 20: grow to 26 free.
+    expect(adaptive([eni(0, { free: 2 })], 0, 10)).toEqual([assign('eni-0', 7), attach(1, 9), attach(2, 8)]);
   });
 
-  test('hysteresis: 9 free with a target of 8 is kept; 9 free with a target of 1 shrinks to 1', () => {
-    expect(adaptive([eni(0, { free: 9 })], 0, 4)).toEqual([]);
-    const shrink = adaptive([eni(0, { free: 9 })], 0, 0);
-    expect(shrink).toHaveLength(1);
-    expect(shrink[0]).toMatchObject({ kind: 'release', interfaceId: 'eni-0' });
-    expect((shrink[0] as { addresses: string[] }).addresses).toHaveLength(8);
-  });
-
-  test('shrink waits for the 30 s decrease gap', () => {
-    expect(adaptive([eni(0, { free: 9 })], 0, 0, NOW - 5_000)).toEqual([]);
-  });
-
-  test('an idle old secondary interface is detached rather than drained', () => {
-    expect(adaptive([eni(0, { free: 3, assigned: 2 }), eni(1, { free: 9 })], 0, 0)).toEqual([
-      { kind: 'release', interfaceId: 'eni-0', addresses: ['10.0.0.12', '10.0.0.13'], prefixes: [] },
-      { kind: 'detach', interfaceId: 'eni-1' },
+  test('half the cooling addresses count toward the buffer when nothing is parked, none when something is', () => {
+    // 10 free + 4 cooling: 10 + 2 ≥ target 10: nothing to do.
+    expect(adaptive([eni(0, { free: 5, cooling: 4 }), eni(1, { free: 5 })], 0, 0)).toEqual([]);
+    // One parked: cooling does not count; 13 + 1 − 10 = 4 more.
+    expect(adaptive([eni(0, { free: 5, cooling: 4 }), eni(1, { free: 5 })], 1, 0)).toEqual([
+      assign('eni-1', 4),
     ]);
   });
 
-  test('a burst seen within one round trip in the last 5 minutes is kept ready', () => {
+  test('hysteresis: up to 2 × target free is kept; beyond, it shrinks to the target', () => {
+    expect(adaptive([eni(0, { free: 9 }), eni(1, { free: 9 })], 0, 0)).toEqual([]);
+    const shrink = adaptive([eni(0, { free: 9 }), eni(1, { free: 9 }), eni(2, { free: 9 })], 0, 0);
+    // 27 free > 20: an idle interface is detached (9), and 8 more released, down to 10.
+    expect(shrink.map((a) => a.kind).sort()).toEqual(['detach', 'release']);
+    const released = shrink.find((a) => a.kind === 'release') as { addresses: string[] };
+    expect(released.addresses).toHaveLength(8);
+  });
+
+  test('shrink waits for the 2 min adaptive gap', () => {
+    const three = [eni(0, { free: 9 }), eni(1, { free: 9 }), eni(2, { free: 9 })];
+    expect(adaptive(three, 0, 0, NOW - 100_000).filter((a) => a.kind === 'release')).toEqual([]);
+    expect(adaptive(three, 0, 0, NOW - 121_000).filter((a) => a.kind === 'release')).toHaveLength(1);
+  });
+
+  test('an idle old secondary interface is detached rather than drained', () => {
+    expect(
+      adaptive([eni(0, { free: 9, assigned: 2 }), eni(1, { free: 9 }), eni(2, { free: 5 })], 0, 0),
+    ).toEqual([
+      { kind: 'release', interfaceId: 'eni-1', addresses: expect.any(Array), prefixes: [] },
+      { kind: 'detach', interfaceId: 'eni-2' },
+    ]);
+  });
+
+  test('a burst seen within one round trip in the last 15 minutes is kept ready, 30% over', () => {
     const plan = planPool('adaptive', {
       state: { interfaces: [eni(0, { free: 2 })] },
-      demand: { parked: 0, addRatePerSec: 0, roundTripMs: 1000, burstPeak: 7 },
+      demand: { parked: 0, addRatePerSec: 0, roundTripMs: 1000, burstPeak: 12 },
       targets: defaults,
       capacity: m5large,
       now: NOW,
       lastDecreaseAt: LONG_AGO,
     });
-    expect(plan).toEqual([assign('eni-0', 5)]);
+    // ceil(12 × 1.3) = 16 free: 7 more on the primary, 7 on a new interface.
+    expect(plan).toEqual([assign('eni-0', 7), attach(1, 7)]);
   });
 });
 
@@ -443,8 +462,8 @@ describe('burst window', () => {
     for (let i = 0; i < 6; i++) w.record(NOW + i * 100, 2_000); // 6 within 0.5 s
     w.record(NOW + 10_000, 2_000); // a lone one later
     expect(w.peak(NOW + 10_000)).toBe(6);
-    expect(w.peak(NOW + 299_000)).toBe(6);
-    expect(w.peak(NOW + 301_000)).toBe(1); // the burst is forgotten; the lone request still counts
-    expect(w.peak(NOW + 311_000)).toBe(0);
+    expect(w.peak(NOW + 899_000)).toBe(6);
+    expect(w.peak(NOW + 901_000)).toBe(1); // the burst is forgotten; the lone request still counts
+    expect(w.peak(NOW + 911_000)).toBe(0);
   });
 });

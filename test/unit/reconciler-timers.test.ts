@@ -49,7 +49,7 @@ describe('shrink with the AWS timers', () => {
 });
 
 describe('throttling', () => {
-  test('throttled calls back off with growing jittered delays and converge, with no storm', async () => {
+  test('throttled calls slow down (paced, multiplicative decrease) with jittered gaps and converge, with no storm', async () => {
     node = makeNode({ sim: { faults: { AssignPrivateIpAddresses: { next: 4, error: 'throttle' } } } });
     const { clock, cloud, core } = node;
     await settle(clock, core.start());
@@ -63,8 +63,10 @@ describe('throttling', () => {
       'ok',
     ]);
     const gaps = assigns.slice(1).map((c, i) => c.at - assigns[i].at);
-    // Full jitter under a doubling cap (500 ms × 2^attempt): every gap within its cap, not all equal.
-    gaps.forEach((g, i) => expect(g).toBeLessThanOrEqual(500 * 2 ** (i + 1)));
+    // Paced (ipamd/pacing.ts): 1 call/s after the first throttle, halved by each later one at least 1 s
+    // apart; every gap jittered within [0.5, 1.5] × 1/rate, so within 1.5 s × 2^i, and not all equal.
+    gaps.forEach((g, i) => expect(g).toBeLessThanOrEqual(1500 * 2 ** i));
+    gaps.forEach((g) => expect(g).toBeGreaterThanOrEqual(500));
     expect(new Set(gaps).size).toBeGreaterThan(1);
     expect(node.calls.filter((c) => c.outcome === 'throttled')).toHaveLength(4);
     expect(core.status()).toMatchObject({ total: 9, free: 9 });

@@ -1,0 +1,220 @@
+// Fleet benchmark (issue 14): a cluster scale-out in virtual time. N daemons, each the real IpamCore
+// (pool engine, reconciler, budget, store), share one account (EC2's per-action token buckets, realistic
+// latency: providers/sim/actions.ts) and one subnet. The nodes join within a minute; each gets its pods
+// as soon as its daemon is ready. Same trace, same seed, for every mode:
+// - tidepool: the defaults (aws-compatible policy, parking, account-aware pacing, subnet scarcity mode);
+// - adaptive: the same with TIDEPOOL_POOL_POLICY=adaptive;
+// - incumbent: the comparison mode (ADD fails on an empty pool, 5 s tick, one step per tick) with the
+//   AWS SDK's standard retry mode on throttling (3 attempts, full jitter from 100 ms / 500 ms throttled,
+//   cap 20 s, retry quota 500) and no client-side limit (reference aws-vpc-cni.md 4.4);
+// - broker: every call of the fleet through one central queue at 4 calls/s, burst 20 (Cilium's operator).
+// Scenarios: scale-out in secondary-IP mode and in prefix mode (a large subnet), and subnet scarcity
+// (secondary-IP mode, a subnet with 10% more free addresses than the fleet's pods). Prints BENCH lines
+// and writes the plots (addresses held, pods waiting, per mode) to bench-plots/.
+//
+//   npm run bench -- fleet [--nodes 150] [--pods 30] [--seed 14] [--minutes 20] [--instance-type m5.xlarge]
+//                          [--scenarios secondary,prefix,scarcity] [--modes tidepool,adaptive,incumbent,broker]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { instanceLimits } from '../../providers/capacity.js';
+import { RetryQuota } from '../../ipamd/cloud/retry-quota.js';
+import { CentralBroker } from './lib/broker.js';
+import { rng } from './lib/churn-workload.js';
+import { bucketLimit } from './lib/fleet-limit.js';
+import { NO_CLIENT_BUCKETS, runFleet, type FleetMode, type FleetRunResult } from './lib/fleet-run.js';
+import { bench, quantile } from './lib/stats.js';
+import { lineChartSvg } from './lib/svg-plot.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+}
+
+const nodes = Number(arg('nodes', '150'));
+const pods = Number(arg('pods', '30'));
+const seed = Number(arg('seed', '14'));
+const minutes = Number(arg('minutes', '20'));
+const instanceType = arg('instance-type', 'm5.xlarge');
+const scenarios = arg('scenarios', 'secondary,prefix,scarcity').split(',');
+const modeNames = arg('modes', 'tidepool,adaptive,incumbent,broker').split(',');
+const plotDir = arg('plots', 'bench-plots');
+// Extra settings for every mode, e.g. --env WARM_ENI_TARGET=0,IP_COOLDOWN_PERIOD=10 (for exploring).
+const extraEnv = Object.fromEntries(
+  arg('env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => kv.split('=') as [string, string]),
+);
+
+interface Scenario {
+  name: string;
+  env: Record<string, string>;
+  subnetCidr: string;
+  /** Free addresses the subnet holds at the start (before the nodes' own primary addresses). */
+  free?: number;
+  prefixMode: boolean;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  secondary: { name: 'secondary', env: {}, subnetCidr: '10.0.0.0/17', prefixMode: false },
+  prefix: {
+    name: 'prefix',
+    env: { ENABLE_PREFIX_DELEGATION: 'true' },
+    subnetCidr: '10.0.0.0/17',
+    prefixMode: true,
+  },
+  // 10% more addresses than the fleet's pods, plus one primary address per node.
+  scarcity: {
+    name: 'scarcity',
+    env: {},
+    subnetCidr: '10.0.0.0/18',
+    free: Math.ceil(nodes * pods * 1.1) + nodes,
+    prefixMode: false,
+  },
+};
+
+function modes(clockless: { broker?: CentralBroker }): Record<string, FleetMode> {
+  return {
+    tidepool: { name: 'tidepool', env: {}, budget: () => ({}) },
+    adaptive: { name: 'adaptive', env: { TIDEPOOL_POOL_POLICY: 'adaptive' }, budget: () => ({}) },
+    incumbent: {
+      name: 'incumbent',
+      env: { TIDEPOOL_COMPARISON_MODE: 'incumbent' },
+      budget: () => ({
+        pacing: false,
+        maxAttempts: 3,
+        baseDelayMs: 100,
+        maxDelayMs: 20_000,
+        retryQuota: new RetryQuota(),
+        buckets: NO_CLIENT_BUCKETS,
+      }),
+    },
+    broker: {
+      name: 'broker',
+      env: { TIDEPOOL_SUBNET_SCARCITY_PERCENT: '0' },
+      budget: () => ({ pacing: false, buckets: NO_CLIENT_BUCKETS, gate: clockless.broker! }),
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const limits = instanceLimits(instanceType);
+  const joinRand = rng(seed);
+  // N nodes join within a minute: uniform join times, sorted, seeded.
+  const joins = Array.from({ length: nodes }, () => Math.round(joinRand() * 60_000)).sort((a, b) => a - b);
+  console.log(
+    `# fleet: seed ${seed} (rerun with --seed ${seed}); ${nodes} × ${instanceType} (${limits.maxInterfaces} interfaces × ` +
+      `${limits.ipv4PerInterface} IPv4) joining within 60 s, ${pods} pods each as soon as the node is ready; ` +
+      `${minutes} virtual minutes per run; one account: EC2 buckets and latency of cloud-api-figures.md 1.3/7`,
+  );
+  for (const sname of scenarios) {
+    const sc = SCENARIOS[sname];
+    if (!sc)
+      throw new Error(`fleet: unknown scenario ${sname} (one of ${Object.keys(SCENARIOS).join(', ')})`);
+    const limit = bucketLimit({
+      joins,
+      podsPerNode: pods,
+      ipv4PerInterface: limits.ipv4PerInterface,
+      prefixMode: sc.prefixMode,
+    });
+    if (sname !== 'scarcity') {
+      console.log(
+        `# ${sname}: bucket limit from the calls the work needs at least: ${JSON.stringify(limit.calls)}`,
+      );
+      bench(`fleet_limit_${sname}`, limit.ms, 'ms', 0);
+    }
+    const usable = 2 ** (32 - Number(sc.subnetCidr.split('/')[1])) - 5;
+    const occupied = sc.free === undefined ? 0 : usable - sc.free;
+    if (occupied < 0)
+      throw new Error(`fleet: subnet ${sc.subnetCidr} is too small for ${sc.free} free addresses`);
+    const results: FleetRunResult[] = [];
+    for (const mname of modeNames) {
+      const holder: { broker?: CentralBroker } = {};
+      const mode = modes(holder)[mname];
+      if (!mode) throw new Error(`fleet: unknown mode ${mname}`);
+      const m: FleetMode = {
+        ...mode,
+        env: { ...sc.env, ...mode.env, ...extraEnv },
+      };
+      const r = await runFleet({
+        mode: m,
+        seed,
+        instanceType,
+        podsPerNode: pods,
+        joins,
+        subnetCidr: sc.subnetCidr,
+        occupied,
+        durationMs: minutes * 60_000,
+        sampleMs: 1000,
+        onClock: (clock) => {
+          if (mname === 'broker') holder.broker = new CentralBroker(clock);
+        },
+      });
+      results.push(r);
+      const tag = `fleet_${mname}_${sname}`;
+      console.log(
+        `# ${sname} / ${mname}: ${(r.realMs / 1000).toFixed(1)} s real time; calls ${JSON.stringify(r.callsByAction)}; ` +
+          `failed ADDs by reason ${JSON.stringify(r.failReasons)}`,
+      );
+      bench(`${tag}_addressed_p50`, quantile(r.addressedAt, 0.5), 'ms', 0);
+      bench(`${tag}_addressed_p99`, quantile(r.addressedAt, 0.99), 'ms', 0);
+      bench(`${tag}_addressed_max`, r.notStarted ? Infinity : Math.max(...r.addressedAt), 'ms', 0);
+      bench(`${tag}_wait_p99`, quantile(r.waitsMs, 0.99), 'ms', 0);
+      bench(`${tag}_not_started`, r.notStarted, 'pods', 0);
+      if (r.launchFailed) {
+        console.log(`# ${sname} / ${mname}: ${r.launchFailed} nodes could not launch: ${r.launchError}`);
+        bench(`${tag}_nodes_not_launched`, r.launchFailed, 'count', 0);
+      }
+      bench(`${tag}_failed_adds`, r.failedAdds, 'count', 0);
+      bench(`${tag}_throttled_calls`, r.throttled, 'count', 0);
+      bench(`${tag}_total_calls`, r.calls, 'count', 0);
+      bench(`${tag}_idle_address_hours`, r.idleAddressHours, 'address-hours', 2);
+      if (sname !== 'scarcity' && mname === 'tidepool' && r.notStarted === 0)
+        bench(`${tag}_vs_limit`, Math.max(...r.addressedAt) / limit.ms, 'x', 2);
+    }
+    const tp = results.find((r) => r.mode === 'tidepool');
+    const last = (r: FleetRunResult) => (r.notStarted ? Infinity : Math.max(...r.addressedAt));
+    for (const other of results.filter((r) => r.mode === 'incumbent' || r.mode === 'broker'))
+      if (tp && sname !== 'scarcity')
+        bench(`fleet_tidepool_${sname}_speedup_vs_${other.mode}`, last(other) / last(tp), 'x', 2);
+    // The plot shows the first 10 minutes, where the scale-out happens (the figures cover the whole run).
+    const plotMs = Math.min(minutes * 60_000, 600_000);
+    const shown = (r: FleetRunResult) => r.series.filter((p) => p.t <= plotMs);
+    mkdirSync(plotDir, { recursive: true });
+    const file = join(plotDir, `fleet-${sname}.svg`);
+    writeFileSync(
+      file,
+      lineChartSvg(
+        `fleet ${sname}: ${nodes} × ${instanceType}, ${pods} pods each, seed ${seed}`,
+        'seconds since the scale-out began',
+        [
+          {
+            title: 'addresses held by the fleet',
+            yLabel: 'addresses',
+            series: results.map((r) => ({
+              name: r.mode,
+              points: shown(r).map((p) => ({ x: p.t / 1000, y: p.held })),
+            })),
+          },
+          {
+            title: 'pods waiting for an address',
+            yLabel: 'pods',
+            series: results.map((r) => ({
+              name: r.mode,
+              points: shown(r).map((p) => ({ x: p.t / 1000, y: p.waiting })),
+            })),
+          },
+        ],
+      ),
+    );
+    console.log(`# plot: ${file}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,208 @@
+// One fleet run in virtual time (issue 14): N daemons — each the real IpamCore (pool engine, reconciler,
+// budget, SQLite store in memory) — on one VirtualClock and one in-process SimCloud, that is one account
+// with EC2's per-action token buckets and the realistic latency distributions (providers/sim/actions.ts),
+// and one shared subnet of a given size. Node n launches at joins[n]; as soon as its daemon is ready it
+// gets its pods, each started like the kubelet does (a failed ADD is retried after 10–15 s).
+import { loadSettings } from '../../../config/settings.js';
+import type { BudgetOptions } from '../../../ipamd/cloud/budget.js';
+import { IpamCore } from '../../../ipamd/core/core.js';
+import { StateStore } from '../../../ipamd/state/store.js';
+import { VirtualClock } from '../../../providers/clock.js';
+import { SimCloud } from '../../../providers/sim/cloud.js';
+import { InProcessSimProvider } from '../../../providers/sim/inprocess.js';
+import { rng } from './churn-workload.js';
+import { startLikeKubelet } from './kubelet-retry.js';
+
+export interface FleetMode {
+  name: string;
+  env: Record<string, string>;
+  /** Budget options of node n (the shared broker, the SDK's retry quota, ...). */
+  budget: (n: number) => Partial<Omit<BudgetOptions, 'clock' | 'observer'>>;
+}
+
+export interface FleetRunOptions {
+  mode: FleetMode;
+  seed: number;
+  instanceType: string;
+  podsPerNode: number;
+  /** Join time of every node, ms from the start. */
+  joins: number[];
+  /** The one subnet of the fleet (in 10.0.0.0/16). */
+  subnetCidr: string;
+  /** Addresses of the subnet taken by others before the start (so that it holds what the run wants). */
+  occupied: number;
+  durationMs: number;
+  sampleMs: number;
+  /** Called with the run's clock before any node joins (to build what the mode shares, e.g. the broker). */
+  onClock?: (clock: VirtualClock) => void;
+}
+
+export interface FleetSample {
+  t: number;
+  held: number;
+  assigned: number;
+  waiting: number;
+}
+
+export interface FleetRunResult {
+  mode: string;
+  /** When each addressed pod got its address, ms from the start. */
+  addressedAt: number[];
+  /** Each addressed pod's wait from its creation, ms. */
+  waitsMs: number[];
+  failedAdds: number;
+  failReasons: Record<string, number>;
+  /** Pods without an address at the end of the run (those of nodes that could not launch included). */
+  notStarted: number;
+  /** Nodes that could not launch (no address left in the subnet for their primary interface). */
+  launchFailed: number;
+  launchError?: string;
+  calls: number;
+  throttled: number;
+  callsByAction: Record<string, number>;
+  idleAddressHours: number;
+  series: FleetSample[];
+  realMs: number;
+}
+
+const START = 1_700_000_000_000;
+/** No client-side limit: the incumbent and the broker have none of Tidepool's per-node buckets. */
+export const NO_CLIENT_BUCKETS = {
+  describe: { capacity: 1e9, refillPerSec: 1e9 },
+  addresses: { capacity: 1e9, refillPerSec: 1e9 },
+  interfaces: { capacity: 1e9, refillPerSec: 1e9 },
+};
+
+export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
+  const real0 = Date.now();
+  const clock = new VirtualClock(START);
+  const cloud = new SimCloud({
+    clock,
+    seed: o.seed,
+    latency: 'realistic',
+    throttle: true,
+    vpcCidr: '10.0.0.0/16',
+    subnets: [{ cidr: o.subnetCidr, zone: 'us-east-1a', id: 'subnet-fleet' }],
+    callLogSize: 1000,
+  });
+  if (o.occupied > 0) {
+    const pool = cloud.topology.pools.get('subnet-fleet')!;
+    if (!pool.allocate(o.occupied, cloud.rng))
+      throw new Error(`fleet: subnet ${o.subnetCidr} has fewer than ${o.occupied} addresses to occupy`);
+  }
+  o.onClock?.(clock);
+  const settings = loadSettings({ TIDEPOOL_PROVIDER: 'sim', ...o.mode.env });
+  const cores: IpamCore[] = [];
+  const r: FleetRunResult = {
+    mode: o.mode.name,
+    addressedAt: [],
+    waitsMs: [],
+    failedAdds: 0,
+    failReasons: {},
+    notStarted: 0,
+    launchFailed: 0,
+    calls: 0,
+    throttled: 0,
+    callsByAction: {},
+    idleAddressHours: 0,
+    series: [],
+    realMs: 0,
+  };
+  let created = 0;
+  let ended = false;
+  const rand = rng(o.seed + 7);
+  const key = (pod: string) => ({ network: 'tidepool', containerId: pod, ifname: 'eth0' });
+  const pending: Promise<void>[] = [];
+
+  const join = (n: number) => {
+    let inst;
+    try {
+      inst = cloud.launchInstance({
+        instanceType: o.instanceType,
+        instanceId: `i-node${n}`,
+        subnetId: 'subnet-fleet',
+      });
+    } catch (err) {
+      // The subnet had no address left for the node's own primary interface: it never starts.
+      r.launchFailed++;
+      r.launchError = (err as Error).message;
+      return;
+    }
+    const provider = new InProcessSimProvider({ cloud, instanceId: inst.id });
+    const store = StateStore.open(':memory:', () => clock.now(), { checkpointMs: 1e9 });
+    const core = new IpamCore({
+      settings,
+      provider,
+      store,
+      clock,
+      budget: { random: rng(o.seed * 1000 + n), ...o.mode.budget(n) },
+    });
+    cores.push(core);
+    pending.push(
+      core.start().then(() => {
+        // The node is Ready: the scheduler gives it its pods at once.
+        for (let k = 0; k < o.podsPerNode; k++) {
+          const name = `n${n}-p${k}`;
+          const createdAt = clock.now();
+          created++;
+          const pod = { namespace: 'default', name, uid: name, netns: `/var/run/netns/${name}` };
+          pending.push(
+            startLikeKubelet(() => core.allocate(key(name), pod).then(() => undefined), {
+              clock,
+              rand,
+              giveUpMs: o.durationMs,
+              cancelled: () => ended,
+              onFailure: (err) => {
+                if (ended) return; // the run is over: the daemons are stopping
+                r.failedAdds++;
+                const why = err.constructor.name;
+                r.failReasons[why] = (r.failReasons[why] ?? 0) + 1;
+              },
+            }).then((s) => {
+              if (s.readyAt === undefined) return;
+              r.addressedAt.push(s.readyAt - START);
+              r.waitsMs.push(s.readyAt - createdAt);
+            }),
+          );
+        }
+      }),
+    );
+  };
+
+  const order = o.joins.map((at, n) => ({ at, n })).sort((a, b) => a.at - b.at || a.n - b.n);
+  let next = 0;
+  for (let t = 0; t < o.durationMs; t += o.sampleMs) {
+    while (next < order.length && order[next].at < t + o.sampleMs) {
+      const due = START + order[next].at;
+      if (due > clock.now()) await clock.advance(due - clock.now());
+      join(order[next++].n);
+    }
+    const end = START + t + o.sampleMs;
+    if (end > clock.now()) await clock.advance(end - clock.now());
+    let held = 0;
+    let assigned = 0;
+    for (const c of cores) {
+      const s = c.status();
+      held += s.total;
+      assigned += s.assigned;
+    }
+    r.idleAddressHours += ((held - assigned) * o.sampleMs) / 3_600_000;
+    r.series.push({ t: t + o.sampleMs, held, assigned, waiting: created - r.addressedAt.length });
+  }
+  r.notStarted = o.joins.length * o.podsPerNode - r.addressedAt.length;
+  for (const [action, st] of Object.entries(cloud.callStats())) {
+    if (action.includes(':')) continue; // the unfiltered-Describe bucket keys repeat their action's calls
+    r.calls += st.calls;
+    r.throttled += st.throttled;
+    r.callsByAction[action] = st.calls;
+  }
+  ended = true;
+  const stopping = Promise.all(cores.map((c) => c.stop()));
+  let stopped = false;
+  void stopping.then(() => (stopped = true));
+  for (let k = 0; k < 600 && !stopped; k++) await clock.advance(1000);
+  await stopping;
+  void Promise.allSettled(pending);
+  r.realMs = Date.now() - real0;
+  return r;
+}
