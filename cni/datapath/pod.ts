@@ -92,3 +92,12 @@ export async function tearDownHost(
 export async function deletePodInterface(netns: string, ifname: string): Promise<void> {
   await ipBatch(deleteLink(ifname), { netns, force: true });
 }
+
+/**
+ * Whether `name` is a host veth as Tidepool names them (hostVethName: the prefix and 11 hex digits). DEL and
+ * GC never remove a host link of another name, whatever a prevResult or a /32 route says: the node's eth0
+ * is never one of ours.
+ */
+export function isTidepoolVeth(prefix: string, name: string): boolean {
+  return name.startsWith(prefix) && /^[0-9a-f]{11}$/.test(name.slice(prefix.length));
+}
