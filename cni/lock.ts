@@ -163,15 +163,18 @@ export class AttachmentLock {
     }
     if (readOrNull(path) === stale) unlinkSync(path);
     unlinkSync(marker);
-    const dead = parseHolder(stale)?.pid;
-    if (dead !== undefined) this.sweepTemporaries(dead);
+    this.sweepTemporaries();
   }
 
-  /** The private files of a process killed between writing one and linking it (names hold the pid). */
-  private sweepTemporaries(pid: number): void {
-    if (procStat(pid) !== null) return; // the pid runs again (reused): its files may be in use
-    for (const name of readdirSync(this.dir))
-      if (name.startsWith(`.tmp-${pid}-`)) rmSync(`${this.dir}/${name}`, { force: true });
+  /**
+   * The private files of processes killed between writing one and linking it (a name holds its writer's
+   * pid; only that writer ever uses it): swept when a stale lock is broken, since a process was killed.
+   */
+  private sweepTemporaries(): void {
+    for (const name of readdirSync(this.dir)) {
+      const pid = /^\.tmp-(\d+)-/.exec(name)?.[1];
+      if (pid && procStat(Number(pid)) === null) rmSync(`${this.dir}/${name}`, { force: true });
+    }
   }
 
   release(): void {

@@ -2,9 +2,9 @@
 // or /proc/<pid>/ns/net itself). Every command checks it here, once, before it touches anything: a
 // namespace is known by its identity (the device and inode of its nsfs file, what stat(2) of any path to it
 // returns), never by its path, so /proc/self/ns/net, /proc/<pid>/ns/net of a process beside the plugin and
-// a bind mount under /run/netns all name the node's namespace alike. The plugin's own namespace and the
-// init process's are never a pod's: a DEL that named one would delete the node's interfaces (issue 11,
-// defect 1).
+// a bind mount under /run/netns all name the node's namespace alike. The plugin's own namespace (and the
+// runtime's, and the init process's) is never a pod's: a DEL that named it would delete the node's
+// interfaces (issue 11, defect 1).
 import { statSync, type Stats } from 'node:fs';
 import type { Command } from '../env.js';
 import { CniError, ErrorCode } from '../errors.js';
@@ -30,13 +30,20 @@ function statOrNull(path: string): Stats | null {
   }
 }
 
-/** Where the node's namespace is found: ours, and the init process's (the machine's root namespace). */
+/**
+ * Namespaces that are never a pod's: ours, the runtime's that ran us (the spec runs plugins in the
+ * runtime's namespace; a runtime that is not there still never hands a plugin its own), and the init
+ * process's (the machine's; /proc/1 may be closed to us, then that one is not checked).
+ */
 function nodeNamespaces(): { what: string; st: Stats }[] {
   const out: { what: string; st: Stats }[] = [];
-  const own = statOrNull(hostNetnsPath());
-  if (own) out.push({ what: "the plugin's own network namespace", st: own });
-  const init = statOrNull('/proc/1/ns/net');
-  if (init) out.push({ what: 'the network namespace of the init process (the node)', st: init });
+  const add = (what: string, path: string) => {
+    const st = statOrNull(path);
+    if (st) out.push({ what, st });
+  };
+  add("the plugin's own network namespace", hostNetnsPath());
+  add('the network namespace of the runtime that ran the plugin', `/proc/${process.ppid}/ns/net`);
+  add('the network namespace of the init process', '/proc/1/ns/net');
   return out;
 }
 
@@ -56,7 +63,8 @@ export function checkNetns(command: Command, path: string): NetnsState {
     throw invalid(`CNI_NETNS ${path}: ${code}`);
   }
   const node = nodeNamespaces();
-  if (node.length === 0) throw invalid('cannot stat /proc/<pid>/ns/net: is /proc mounted?');
+  if (node.length === 0 || node[0].what !== "the plugin's own network namespace")
+    throw invalid(`cannot stat ${hostNetnsPath()}: is /proc mounted?`);
   for (const n of node)
     if (st.dev === n.st.dev && st.ino === n.st.ino)
       throw invalid(`CNI_NETNS ${path} is ${n.what}, not a pod's: refusing to ${command} in it`);
