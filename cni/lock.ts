@@ -56,8 +56,12 @@ function readOrNull(path: string): string | null {
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), and the state (field 3). */
 function procStat(pid: number | 'self'): { state: string; start: string } | null {
-  const text = readOrNull(`/proc/${pid}/stat`);
-  if (text === null) return null;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null; // ENOENT, or ESRCH when the process exits while it is read: gone either way
+  }
   // The command name (field 2) is in parentheses and may hold spaces and ')': fields follow the last ')'.
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: f[0], start: f[19] };

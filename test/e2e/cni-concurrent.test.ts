@@ -56,7 +56,9 @@ describe('concurrent operations on one attachment', () => {
     const ok = runs.filter((r) => r.code === 0);
     const other = runs.filter((r) => r.code !== 0);
     expect(other.map((r) => r.json?.code)).toEqual(other.map(() => 11));
-    expect(ok.length).toBeGreaterThan(0);
+    // At least one ADD came after the first and got its answer from the datapath already there (they wait
+    // up to 60 s for the lock, so in practice all 20 do).
+    expect(ok.length).toBeGreaterThan(1);
     for (const r of ok) expect(r.json).toEqual(ok[0].json);
     const ip = ok[0].json.ips[0].address.split('/')[0];
     expect(await daemon.allocations()).toEqual([...(before[2] as string[]), ip].sort());
