@@ -22,6 +22,10 @@ export interface CniEnv {
 }
 
 const ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const MAX_ID_BYTES = 256; // the daemon's limit on keys (ipamd/requests.ts)
+/** IFNAMSIZ (16) counts the terminating NUL: a name is at most 15 bytes, whatever its characters. */
+export const MAX_IFNAME_BYTES = 15;
+const PATH_MAX = 4095;
 const KNOWN_ARGS: Record<string, keyof PodArgs | null> = {
   K8S_POD_NAMESPACE: 'namespace',
   K8S_POD_NAME: 'name',
@@ -29,39 +33,95 @@ const KNOWN_ARGS: Record<string, keyof PodArgs | null> = {
   K8S_POD_UID: 'uid',
   IgnoreUnknown: null,
 };
+// Kubernetes' own rules for the names it passes (RFC 1123 label and subdomain), as the daemon checks them.
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const POD_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const UID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 const envError = (msg: string) => new CniError(ErrorCode.InvalidEnvironment, msg);
+const show = (s: string) => JSON.stringify(s);
+
+/**
+ * A value Node decoded from bytes that are not UTF-8 holds U+FFFD where they were: refused, as are control
+ * characters (a newline in a name would start a new line of an `ip -batch` script or a log line).
+ */
+function requireText(name: string, value: string): void {
+  if (value.includes('\uFFFD')) throw envError(`${name} ${show(value)} is not valid UTF-8`);
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    throw envError(`${name} ${show(value)} contains control characters`);
+}
 
 export function parseCommand(env: NodeJS.ProcessEnv): Command {
   const c = env.CNI_COMMAND;
   if (!c) throw envError('required env variables [CNI_COMMAND] missing');
-  if (!COMMANDS.includes(c as Command)) throw envError(`unknown CNI_COMMAND: ${c}`);
+  if (!COMMANDS.includes(c as Command)) throw envError(`unknown CNI_COMMAND: ${show(c)}`);
   return c as Command;
 }
 
 export function parseArgs(text: string): PodArgs {
   const args: PodArgs = { namespace: '', name: '', infraContainerId: '', uid: '' };
   if (text === '') return args;
+  requireText('CNI_ARGS', text);
   const pairs = text.split(';').filter((p) => p !== '');
   const unknown: string[] = [];
+  const seen = new Set<string>();
   let ignoreUnknown = false;
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw envError(`CNI_ARGS: "${pair}" is not KEY=VALUE`);
+    if (eq <= 0) throw envError(`CNI_ARGS: ${show(pair)} is not KEY=VALUE`);
     const k = pair.slice(0, eq);
     const v = pair.slice(eq + 1);
+    // Two values for one key: which one the daemon, the veth name and the log would use is a guess.
+    if (seen.has(k)) throw envError(`CNI_ARGS: ${k} is given twice`);
+    seen.add(k);
     if (k === 'IgnoreUnknown') ignoreUnknown = ['1', 'true', 'True', 'TRUE'].includes(v);
     else if (k in KNOWN_ARGS) args[KNOWN_ARGS[k]!] = v;
     else unknown.push(k);
   }
   if (unknown.length > 0 && !ignoreUnknown) throw envError(`CNI_ARGS: unknown args [${unknown.join(' ')}]`);
+  if (args.namespace !== '' && !NAMESPACE.test(args.namespace))
+    throw envError(`CNI_ARGS: K8S_POD_NAMESPACE ${show(args.namespace)} is not a Kubernetes namespace name`);
+  if (args.name !== '' && !POD_NAME.test(args.name))
+    throw envError(`CNI_ARGS: K8S_POD_NAME ${show(args.name)} is not a Kubernetes pod name`);
+  if (args.uid !== '' && !UID.test(args.uid))
+    throw envError(`CNI_ARGS: K8S_POD_UID ${show(args.uid)} is not a pod UID`);
+  if (args.infraContainerId !== '' && !ID.test(args.infraContainerId))
+    throw envError(
+      `CNI_ARGS: K8S_POD_INFRA_CONTAINER_ID ${show(args.infraContainerId)} is not a container id`,
+    );
   return args;
 }
 
-function checkIfname(ifname: string): void {
-  if (ifname.length > 15) throw envError(`CNI_IFNAME "${ifname}" is longer than 15 characters`);
-  if (ifname === '.' || ifname === '..') throw envError(`CNI_IFNAME must not be "${ifname}"`);
-  if (/[/:\s]/.test(ifname)) throw envError(`CNI_IFNAME "${ifname}" must not contain '/', ':' or whitespace`);
+/**
+ * libcni's rules (at most 15, not "." or "..", no '/', ':' or whitespace), with the length in bytes as the
+ * kernel counts it, and none of the characters `ip -batch` reads as syntax (a '#' starts a comment, quotes
+ * and backslashes are unquoted): "eth0#x" would reach the kernel as "eth0".
+ */
+export function checkIfname(ifname: string, name = 'CNI_IFNAME'): void {
+  requireText(name, ifname);
+  const bytes = Buffer.byteLength(ifname, 'utf8');
+  if (bytes > MAX_IFNAME_BYTES)
+    throw envError(
+      `${name} ${show(ifname)} is ${bytes} bytes; an interface name is at most ${MAX_IFNAME_BYTES} (IFNAMSIZ)`,
+    );
+  if (ifname === '.' || ifname === '..') throw envError(`${name} must not be ${show(ifname)}`);
+  if (/[/:\s]/.test(ifname))
+    throw envError(`${name} ${show(ifname)} must not contain '/', ':' or whitespace`);
+  if (/[#"'\\]/.test(ifname))
+    throw envError(`${name} ${show(ifname)} must not contain '#', quotes or backslashes`);
+}
+
+export function checkContainerId(id: string, name = 'CNI_CONTAINERID'): void {
+  requireText(name, id);
+  if (!ID.test(id)) throw envError(`${name} ${show(id)} must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`);
+  if (id.length > MAX_ID_BYTES) throw envError(`${name} is ${id.length} bytes; the limit is ${MAX_ID_BYTES}`);
+}
+
+function checkNetnsPath(path: string): void {
+  requireText('CNI_NETNS', path);
+  if (!path.startsWith('/')) throw envError(`CNI_NETNS ${show(path)} must be an absolute path`);
+  const bytes = Buffer.byteLength(path, 'utf8');
+  if (bytes > PATH_MAX) throw envError(`CNI_NETNS is ${bytes} bytes; a path is at most ${PATH_MAX}`);
 }
 
 /** Checks what `command` needs (skel's table at libcni HEAD; CNI_NETNS is optional for DEL). */
@@ -80,11 +140,10 @@ export function parseEnv(command: Command, env: NodeJS.ProcessEnv): CniEnv {
       out.ifname === '' && 'CNI_IFNAME',
     ].filter(Boolean);
     if (missing.length > 0) throw envError(`required env variables [${missing.join(',')}] missing`);
-    if (!ID.test(out.containerId) || out.containerId.length > 256)
-      throw envError(`CNI_CONTAINERID "${out.containerId}" must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`);
+    checkContainerId(out.containerId);
     checkIfname(out.ifname);
-    if (out.netns !== '' && !out.netns.startsWith('/'))
-      throw envError(`CNI_NETNS "${out.netns}" must be an absolute path`);
   }
+  // Whatever the command, a netns that is given is checked (GC and STATUS do not use one).
+  if (out.netns !== '') checkNetnsPath(out.netns);
   return out;
 }

@@ -5,8 +5,12 @@
 //   vethPrefix prefix of host veth names, 1-4 chars     default "eni"
 //   logFile    absolute path of the plugin's log file   default none (no log)
 //   logLevel   trace|debug|info|warn|error|fatal|silent default "info"
+//   lockDir    where the per-attachment locks live       default /run/tidepool/locks (root's, 0700)
+import { isUtf8 } from 'node:buffer';
+import { checkContainerId, checkIfname } from './env.js';
 import { CniError, ErrorCode } from './errors.js';
-import { parseResult, type Dns, type Result } from './result.js';
+import { DEFAULT_LOCK_DIR } from './lock.js';
+import { parseDns, parseResult, type Dns, type Result } from './result.js';
 import { requireSupported } from './version.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -26,8 +30,15 @@ export interface NetConf {
   vethPrefix: string;
   logFile: string;
   logLevel: LogLevel;
+  lockDir: string;
   dns?: Dns;
   prevResult: Result | null;
+  /**
+   * Why the prevResult the runtime sent could not be used (prevResult is then null). ADD and CHECK refuse
+   * the request with it (code 6); DEL logs it and cleans up what the daemon names: a DEL that failed on our
+   * own parse error would block the pod's deletion for ever (issue 11, defect 4).
+   */
+  prevResultError: CniError | null;
   /** GC only: the attachments the runtime still holds; null when the runtime sent no list at all. */
   validAttachments: Attachment[] | null;
 }
@@ -55,6 +66,9 @@ function parseJson(bytes: Buffer): Record<string, unknown> {
   if (bytes.length === 0) throw new CniError(ErrorCode.DecodingFailure, 'no network configuration on stdin');
   if (bytes.length > MAX_CONFIG_BYTES)
     throw invalid(`network configuration is ${bytes.length} bytes; the limit is ${MAX_CONFIG_BYTES}`);
+  // JSON is UTF-8 (RFC 8259); decoding other bytes would turn them into U+FFFD silently.
+  if (!isUtf8(bytes))
+    throw new CniError(ErrorCode.DecodingFailure, 'network configuration is not valid UTF-8');
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.toString('utf8'));
@@ -81,6 +95,13 @@ function attachments(raw: Record<string, unknown>): Attachment[] | null {
       const o = a as Record<string, unknown>;
       if (!o || typeof o.containerID !== 'string' || typeof o.ifname !== 'string')
         throw invalid(`${k} entries must be {"containerID": string, "ifname": string}`);
+      // The same rules as CNI_CONTAINERID and CNI_IFNAME: an entry that breaks them names no attachment.
+      try {
+        checkContainerId(o.containerID, `${k} containerID`);
+        checkIfname(o.ifname, `${k} ifname`);
+      } catch (err) {
+        throw invalid((err as Error).message);
+      }
       out.set(`${o.containerID}/${o.ifname}`, { containerId: o.containerID, ifname: o.ifname });
     }
   }
@@ -115,8 +136,20 @@ export function parseNetConf(bytes: Buffer): NetConf {
   const logLevel = raw.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel as LogLevel))
     throw invalid(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
-  if (raw.dns !== undefined && (!raw.dns || typeof raw.dns !== 'object'))
-    throw invalid('dns must be an object');
+  const dns = parseDns(raw.dns, (what) => invalid(what));
+  const lockDir = raw.lockDir ?? DEFAULT_LOCK_DIR;
+  if (typeof lockDir !== 'string' || !lockDir.startsWith('/') || /[\u0000-\u001f]/.test(lockDir))
+    throw invalid('lockDir must be an absolute path');
+  let prevResult: Result | null = null;
+  let prevResultError: CniError | null = null;
+  if (raw.prevResult !== undefined && raw.prevResult !== null) {
+    try {
+      prevResult = parseResult(raw.prevResult);
+    } catch (err) {
+      if (!(err instanceof CniError)) throw err;
+      prevResultError = err;
+    }
+  }
 
   return {
     cniVersion: version,
@@ -127,8 +160,10 @@ export function parseNetConf(bytes: Buffer): NetConf {
     vethPrefix,
     logFile,
     logLevel: logLevel as LogLevel,
-    dns: raw.dns as Dns | undefined,
-    prevResult: raw.prevResult === undefined || raw.prevResult === null ? null : parseResult(raw.prevResult),
+    lockDir,
+    dns,
+    prevResult,
+    prevResultError,
     validAttachments: attachments(raw),
   };
 }

@@ -2,6 +2,7 @@
 // and printed in the version the caller asked for: 1.0.0 drops the fields 1.1.0 added, 0.3.x/0.4.0 carry
 // ips[].version.
 import { CniError, ErrorCode } from './errors.js';
+import { isIP, parseCidr } from './ipaddr.js';
 import { compareVersions } from './version.js';
 
 export interface Interface {
@@ -37,12 +38,11 @@ export interface Result {
   dns?: Dns;
 }
 
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$|^[0-9a-fA-F:]+\/\d{1,3}$/;
-const IP = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$|^[0-9a-fA-F:]+$/;
-
 function bad(what: string): CniError {
   return new CniError(ErrorCode.DecodingFailure, `could not parse prevResult: ${what}`);
 }
+const strip = <T extends object>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as T;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   !!v && typeof v === 'object' && !Array.isArray(v);
 const optString = (o: Record<string, unknown>, k: string, where: string): string | undefined => {
@@ -80,9 +80,11 @@ export function parseResult(raw: unknown): Result {
     const w = `ips[${i}]`;
     if (!isObject(v)) throw bad(`${w} must be an object`);
     const address = optString(v, 'address', w);
-    if (!address || !CIDR.test(address)) throw bad(`${w}.address must be an address in CIDR notation`);
+    if (!address || !parseCidr(address))
+      throw bad(`${w}.address ${JSON.stringify(address ?? '')} is not an IP address in CIDR notation`);
     const gateway = optString(v, 'gateway', w);
-    if (gateway !== undefined && !IP.test(gateway)) throw bad(`${w}.gateway must be an IP address`);
+    if (gateway !== undefined && !isIP(gateway))
+      throw bad(`${w}.gateway ${JSON.stringify(gateway)} is not an IP address`);
     const iface = optUint(v, 'interface', w);
     if (iface !== undefined && iface >= interfaces.length)
       throw bad(`${w}.interface ${iface} is out of range`);
@@ -92,19 +94,37 @@ export function parseResult(raw: unknown): Result {
     const w = `routes[${i}]`;
     if (!isObject(v)) throw bad(`${w} must be an object`);
     const dst = optString(v, 'dst', w);
-    if (!dst || !CIDR.test(dst)) throw bad(`${w}.dst must be a CIDR`);
+    if (!dst || !parseCidr(dst)) throw bad(`${w}.dst ${JSON.stringify(dst ?? '')} is not a CIDR`);
     const gw = optString(v, 'gw', w);
-    if (gw !== undefined && !IP.test(gw)) throw bad(`${w}.gw must be an IP address`);
+    if (gw !== undefined && !isIP(gw)) throw bad(`${w}.gw ${JSON.stringify(gw)} is not an IP address`);
     const r: Route = { dst, gw };
     for (const k of ['mtu', 'advmss', 'priority', 'table', 'scope'] as const) r[k] = optUint(v, k, w);
     return r;
   });
-  if (raw.dns !== undefined && !isObject(raw.dns)) throw bad('dns must be an object');
-  return { interfaces, ips, routes, dns: raw.dns as Dns | undefined };
+  return { interfaces, ips, routes, dns: parseDns(raw.dns, bad) };
 }
 
-const strip = <T extends object>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')) as T;
+/** A `dns` object (of the config or of a result); `fail` makes the error of the caller's kind. */
+export function parseDns(raw: unknown, fail: (what: string) => CniError): Dns | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isObject(raw)) throw fail('dns must be an object');
+  const strings = (k: string): string[] | undefined => {
+    if (raw[k] === undefined || raw[k] === null) return undefined;
+    if (!Array.isArray(raw[k]) || !(raw[k] as unknown[]).every((x) => typeof x === 'string'))
+      throw fail(`dns.${k} must be a list of strings`);
+    return raw[k] as string[];
+  };
+  const nameservers = strings('nameservers');
+  const wrong = nameservers?.find((n) => !isIP(n));
+  if (wrong !== undefined) throw fail(`dns.nameservers: ${JSON.stringify(wrong)} is not an IP address`);
+  if (raw.domain !== undefined && typeof raw.domain !== 'string') throw fail('dns.domain must be a string');
+  return strip({
+    nameservers,
+    domain: raw.domain as string | undefined,
+    search: strings('search'),
+    options: strings('options'),
+  });
+}
 
 /** The result as the spec of `version` shapes it. */
 export function formatResult(r: Result, version: string): Record<string, unknown> {

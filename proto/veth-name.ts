@@ -17,3 +17,12 @@ export function hostVethName(
   if (ifname !== 'eth0') key += `.${ifname}`;
   return prefix + sha1Hex(key).slice(0, 11);
 }
+
+/**
+ * Whether `name` is a host veth as Tidepool names them (hostVethName: the prefix and 11 hex digits). DEL and
+ * GC never remove a host link of another name, whatever a prevResult or a /32 route says: the node's eth0
+ * is never one of ours.
+ */
+export function isTidepoolVeth(prefix: string, name: string): boolean {
+  return name.startsWith(prefix) && /^[0-9a-f]{11}$/.test(name.slice(prefix.length));
+}

@@ -1,12 +1,22 @@
-// ADD (SPEC "ADD"; ARCHITECTURE section 2): check the namespace → allocate an address (released again if
-// anything later fails) → pod side → host side → the result. Each undo is declared before the step it
-// undoes runs, since an `ip -batch` that fails half-way has already created part of what it undoes.
+// ADD (SPEC "ADD"; ARCHITECTURE section 2): allocate an address (released again if anything later fails)
+// → pod side → host side → the result. Each undo is declared before the step it undoes runs, since an
+// `ip -batch` that fails half-way has already created part of what it undoes. The dispatcher has checked
+// the namespace and holds the attachment's lock, so a repeated ADD of this attachment runs after the first
+// one ended: when the daemon hands back the same address and the datapath is complete, it answers with the
+// same result; a datapath an earlier ADD left half-built (it died) is removed and built again.
 import { DEADLINE, type Context } from '../context.js';
 import { allocate } from '../daemon.js';
 import { hostVethName } from '../../proto/veth-name.js';
 import { POD_GATEWAY } from '../datapath/neigh.js';
-import { requirePodNetns } from '../datapath/netns.js';
-import { planPod, setUpHostSide, setUpPodSide, tearDownHost, type PodPlan } from '../datapath/pod.js';
+import { inspectHost, inspectPod, podInterfaceCarries } from '../datapath/inspect.js';
+import {
+  deletePodInterface,
+  planPod,
+  setUpHostSide,
+  setUpPodSide,
+  tearDownHost,
+  type PodPlan,
+} from '../datapath/pod.js';
 import { deleteLink } from '../datapath/veth.js';
 import { ipBatch } from '../datapath/batch.js';
 import type { Result } from '../result.js';
@@ -17,7 +27,6 @@ export const DEFAULT_MTU = 9001;
 
 export async function cmdAdd(ctx: Context): Promise<Result> {
   const { conf, env, log } = ctx;
-  requirePodNetns(env.netns);
 
   // Where an ADD spends its time, in the log: start-up (process start to here), daemon, pod side, host side.
   const ms: Record<string, number> = { startup: Math.round(process.uptime() * 1000) };
@@ -39,6 +48,20 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     reused: alloc.reused,
     waitedMs: alloc.waitedMs,
   });
+  const hostVeth = hostVethName(
+    conf.vethPrefix,
+    env.args.namespace,
+    env.args.name,
+    env.containerId,
+    env.ifname,
+  );
+  if (alloc.reused) {
+    const done = await existingDatapath(ctx, hostVeth, alloc.address, alloc.routeTable);
+    if (done) {
+      log.info('attachment already set up: the same result again', { address: alloc.address, hostVeth });
+      return addResult(done, conf.prevResult, conf.dns);
+    }
+  }
   const rollback = new Rollback(log);
   // A reused allocation belongs to an earlier ADD of this attachment; the runtime's DEL releases it.
   if (!alloc.reused)
@@ -53,7 +76,7 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     const plan = planPod({
       netns: env.netns,
       podIfname: env.ifname,
-      hostVeth: hostVethName(conf.vethPrefix, env.args.namespace, env.args.name, env.containerId, env.ifname),
+      hostVeth,
       address: alloc.address,
       routeTable: alloc.routeTable,
       mtu: alloc.mtu || conf.mtu || DEFAULT_MTU,
@@ -78,6 +101,32 @@ export async function cmdAdd(ctx: Context): Promise<Result> {
     await rollback.run();
     throw err;
   }
+}
+
+/**
+ * The datapath of this attachment as an earlier ADD built it, when it is complete (what CHECK verifies), with
+ * the MACs and MTU the kernel has; null otherwise, after removing what that ADD left half-built (the pod end
+ * only when it carries the address, as DEL does).
+ */
+async function existingDatapath(
+  ctx: Context,
+  hostVeth: string,
+  address: string,
+  routeTable: number,
+): Promise<PodPlan | null> {
+  const { netns, ifname } = ctx.env;
+  const expected = { netns, podIfname: ifname, hostVeth, address, routeTable };
+  const host = await inspectHost(expected);
+  const pod = host.problems.length === 0 ? await inspectPod({ ...expected, hostMac: host.mac }) : null;
+  if (pod && pod.problems.length === 0 && host.mac && pod.mac && pod.mtu)
+    return { ...expected, podMac: pod.mac, hostMac: host.mac, createdAs: hostVeth, mtu: pod.mtu };
+  ctx.log.warn('repeated ADD found the datapath incomplete; building it again', {
+    problems: [...host.problems, ...(pod?.problems ?? [])],
+  });
+  const removed = await tearDownHost([address], [hostVeth]);
+  if (removed.length === 0 && (await podInterfaceCarries(netns, ifname, [address])))
+    await deletePodInterface(netns, ifname);
+  return null;
 }
 
 /** Our interfaces and address appended to a chained prevResult (SPEC: pass it through, with our changes). */

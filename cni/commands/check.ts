@@ -1,10 +1,10 @@
 // CHECK (SPEC "CHECK"): the daemon still holds the attachment's address, and the datapath in prevResult is
-// in place in the pod and in the host. Any difference is an error listing all of them.
+// in place in the pod and in the host. Any difference is an error listing all of them. The dispatcher has
+// checked CNI_NETNS (a pod's namespace, not the node's) and refused an unusable prevResult (code 6).
 import type { Context } from '../context.js';
 import { check } from '../daemon.js';
 import { DatapathError } from '../datapath/batch.js';
 import { inspectHost, inspectPod } from '../datapath/inspect.js';
-import { requirePodNetns } from '../datapath/netns.js';
 import { CniError, ErrorCode } from '../errors.js';
 import { fromPrevResult } from './del.js';
 
@@ -12,7 +12,6 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   const { conf, env } = ctx;
   if (!conf.prevResult)
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'CHECK needs prevResult (the result of ADD)');
-  requirePodNetns(env.netns);
   const ours = fromPrevResult(conf.prevResult, env.ifname, env.netns);
   if (ours.addresses.length === 0 || ours.hostVeths.length === 0)
     throw new CniError(
@@ -40,7 +39,7 @@ export async function cmdCheck(ctx: Context): Promise<void> {
     routeTable: held.routeTable,
   };
   const [pod, host] = await Promise.all([inspectPod(expected), inspectHost(expected)]);
-  const problems = [...pod, ...host];
+  const problems = [...pod.problems, ...host.problems];
   if (problems.length > 0)
     throw new DatapathError(`datapath of ${address} is broken: ${problems.join('; ')}`);
 }

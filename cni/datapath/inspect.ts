@@ -1,6 +1,6 @@
 // Reads the datapath back with `ip -json` (one process per namespace) and lists every way it differs from
 // what ADD built, for CHECK. Chained plugins may add routes or rules; only what ADD made is required.
-import { ipBatch } from './batch.js';
+import { GONE, ipBatch } from './batch.js';
 import { POD_GATEWAY } from './neigh.js';
 import { effectiveRpFilter } from './rpfilter.js';
 import { FROM_POD_PRIORITY, MAIN_TABLE, TO_POD_PRIORITY } from './rule.js';
@@ -23,7 +23,14 @@ const parseLines = (out: string): Json[][] =>
 
 const tableName = (t: number) => (t === MAIN_TABLE ? 'main' : String(t));
 
-export async function inspectPod(e: Expected): Promise<string[]> {
+/** What CHECK found wrong (empty: intact), and the link's MAC and MTU as the kernel has them. */
+export interface Inspection {
+  problems: string[];
+  mac?: string;
+  mtu?: number;
+}
+
+export async function inspectPod(e: Expected): Promise<Inspection> {
   const problems: string[] = [];
   const [addrs = [], routes = [], neighs = []] = parseLines(
     await ipBatch([{ cmd: 'addr show' }, { cmd: 'route show' }, { cmd: 'neigh show' }], {
@@ -32,7 +39,7 @@ export async function inspectPod(e: Expected): Promise<string[]> {
     }),
   );
   const link = addrs.find((l) => l.ifname === e.podIfname);
-  if (!link) return [`interface ${e.podIfname} is missing in ${e.netns}`];
+  if (!link) return { problems: [`interface ${e.podIfname} is missing in ${e.netns}`] };
   if (!link.flags?.includes('UP')) problems.push(`${e.podIfname} is down`);
   if (!link.addr_info?.some((a: Json) => a.family === 'inet' && a.local === e.address && a.prefixlen === 32))
     problems.push(`${e.podIfname} lacks ${e.address}/32`);
@@ -44,10 +51,10 @@ export async function inspectPod(e: Expected): Promise<string[]> {
   if (!n || !n.state?.includes('PERMANENT')) problems.push(`permanent neighbour ${POD_GATEWAY} is missing`);
   else if (e.hostMac && n.lladdr !== e.hostMac)
     problems.push(`neighbour ${POD_GATEWAY} is ${n.lladdr}, not ${e.hostMac}`);
-  return problems;
+  return { problems, mac: link.address, mtu: link.mtu };
 }
 
-export async function inspectHost(e: Expected): Promise<string[]> {
+export async function inspectHost(e: Expected): Promise<Inspection> {
   const problems: string[] = [];
   const [links = [], routes = [], rules = []] = parseLines(
     await ipBatch([{ cmd: 'link show' }, { cmd: 'route show table main' }, { cmd: 'rule show' }], {
@@ -55,7 +62,7 @@ export async function inspectHost(e: Expected): Promise<string[]> {
     }),
   );
   const veth = links.find((l) => l.ifname === e.hostVeth);
-  if (!veth) return [`host veth ${e.hostVeth} is missing`];
+  if (!veth) return { problems: [`host veth ${e.hostVeth} is missing`] };
   if (!veth.flags?.includes('UP')) problems.push(`${e.hostVeth} is down`);
   if (e.hostMac && veth.address !== e.hostMac)
     problems.push(`${e.hostVeth} has MAC ${veth.address}, not ${e.hostMac}`);
@@ -72,5 +79,21 @@ export async function inspectHost(e: Expected): Promise<string[]> {
     problems.push(
       `rp_filter on ${e.hostVeth} is not strict (net.ipv4.conf.all.rp_filter or the veth's is not 1)`,
     );
-  return problems;
+  return { problems, mac: veth.address, mtu: veth.mtu };
+}
+
+/** Whether `ifname` in the pod namespace carries one of `addresses` as a /32: proof that ADD made it. */
+export async function podInterfaceCarries(
+  netns: string,
+  ifname: string,
+  addresses: string[],
+): Promise<boolean> {
+  if (addresses.length === 0) return false;
+  const [links = []] = parseLines(
+    await ipBatch([{ cmd: `addr show dev ${ifname}`, tolerate: GONE }], { netns, json: true, force: true }),
+  );
+  const link = links.find((l) => l.ifname === ifname);
+  return !!link?.addr_info?.some(
+    (a: Json) => a.family === 'inet' && a.prefixlen === 32 && addresses.includes(a.local),
+  );
 }

@@ -64,18 +64,20 @@ describe('network configuration', () => {
     ['relative logFile', conf({ logFile: 'p.log' }), 7],
     ['unknown logLevel', conf({ logLevel: 'loud' }), 7],
     ['an ipam section', conf({ ipam: { type: 'host-local' } }), 2],
-    ['prevResult not an object', conf({ prevResult: 'x' }), 6],
-    ['prevResult ips not a list', conf({ prevResult: { ips: {} } }), 6],
-    ['prevResult bad address', conf({ prevResult: { ips: [{ address: '10.0.0.1' }] } }), 6],
-    [
-      'prevResult interface out of range',
-      conf({ prevResult: { interfaces: [], ips: [{ address: '10.0.0.1/32', interface: 0 }] } }),
-      6,
-    ],
     ['attachments not a list', conf({ 'cni.dev/valid-attachments': {} }), 7],
     ['attachment without ifname', conf({ 'cni.dev/attachments': [{ containerID: 'a' }] }), 7],
   ])('refuses %s with code %d', (_what, bytes, code) => {
     expect(codeOf(() => parseNetConf(bytes))).toBe(code);
+  });
+  it.each([
+    ['not an object', 'x'],
+    ['ips not a list', { ips: {} }],
+    ['an address without a prefix length', { ips: [{ address: '10.0.0.1' }] }],
+    ['an interface index out of range', { interfaces: [], ips: [{ address: '10.0.0.1/32', interface: 0 }] }],
+  ])('keeps the error of a prevResult with %s for the command to decide (code 6)', (_what, prevResult) => {
+    const c = parseNetConf(conf({ prevResult }));
+    expect(c.prevResult).toBeNull();
+    expect(c.prevResultError?.code).toBe(6);
   });
   it('refuses more than 1 MiB', () => {
     expect(codeOf(() => parseNetConf(conf({ pad: 'x'.repeat(1 << 20) })))).toBe(7);
@@ -134,7 +136,7 @@ describe('environment', () => {
       'K8S_POD_UID=u1;IgnoreUnknown=1;K8S_POD_NAME=web-0;Foo=bar;K8S_POD_NAMESPACE=default;K8S_POD_INFRA_CONTAINER_ID=c1',
     );
     expect(a).toEqual({ namespace: 'default', name: 'web-0', infraContainerId: 'c1', uid: 'u1' });
-    expect(parseArgs('K8S_POD_NAME=a=b').name).toBe('a=b');
+    expect(codeOf(() => parseArgs('K8S_POD_NAME=a=b'))).toBe(4); // the value is "a=b", not a pod name
   });
   it('refuses unknown CNI_ARGS unless IgnoreUnknown, and malformed pairs', () => {
     expect(codeOf(() => parseArgs('Foo=bar'))).toBe(4);
