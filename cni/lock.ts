@@ -29,8 +29,6 @@ import { sha1Hex } from '../proto/sha1.js';
 import { CniError, ErrorCode } from './errors.js';
 import type { Logger } from './log.js';
 
-export const DEFAULT_LOCK_DIR = '/run/tidepool/locks';
-
 export interface AttachmentKey {
   network: string;
   containerId: string;

@@ -9,9 +9,11 @@
 import { isUtf8 } from 'node:buffer';
 import { checkContainerId, checkIfname } from './env.js';
 import { CniError, ErrorCode } from './errors.js';
-import { DEFAULT_LOCK_DIR } from './lock.js';
 import { parseDns, parseResult, type Dns, type Result } from './result.js';
 import { requireSupported } from './version.js';
+
+/** Where the per-attachment locks live (cni/lock.ts), unless the conflist says `lockDir`. */
+export const DEFAULT_LOCK_DIR = '/run/tidepool/locks';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
