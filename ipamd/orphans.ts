@@ -12,6 +12,7 @@
 import { hostVethName } from '../cni/datapath/names.js';
 import type { Clock } from '../providers/clock.js';
 import type { IpamCore } from './core.js';
+import { recoveredVeth } from './recovery.js';
 import type { Allocation, Ipam } from './types.js';
 
 export interface OrphanLogger {
@@ -40,8 +41,13 @@ export interface AuditOutcome {
   released: Allocation[];
 }
 
-/** The host veth the plugin created for this allocation (same function, same inputs as cni/commands/add). */
+/**
+ * The host veth the plugin created for this allocation (same function, same inputs as cni/commands/add); for
+ * one rebuilt after a lost state, the veth that proved it (ipamd/recovery.ts).
+ */
 export function allocationVeth(prefix: string, a: Allocation): string {
+  const recovered = recoveredVeth(a.key);
+  if (recovered) return recovered;
   return hostVethName(prefix, a.pod.namespace, a.pod.name, a.key.containerId, a.key.ifname);
 }
 
@@ -77,6 +83,7 @@ export class OrphanAudit {
     const released: Allocation[] = [];
     for (const a of this.o.allocations()) {
       if (this.stopping) break;
+      if (recoveredVeth(a.key) === null) continue; // quarantined: no veth, freed by recovery.ts
       const veth = allocationVeth(this.o.vethPrefix, a);
       if (links.has(veth)) continue;
       const id = identity(a);

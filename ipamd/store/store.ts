@@ -96,6 +96,8 @@ export class StateStore implements IntentJournal {
   private readonly db: Database.Database;
   private readonly st: Statements;
   private closed = false;
+  /** True when this open created the schema: the file was missing or empty (ipamd/recovery.ts). */
+  created = false;
   // The per-call transactions, wrapped once: db.transaction() builds its wrapper functions on every call,
   // a visible share of the store's time per Allocate in a profile.
   private readonly allocateTx: (a: StoredAllocation) => void;
@@ -181,6 +183,7 @@ export class StateStore implements IntentJournal {
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
       .all() as { name: string }[];
     if (tables.length === 0) {
+      this.created = true;
       this.db.transaction(() => {
         this.db.exec(SCHEMA_SQL);
         const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
