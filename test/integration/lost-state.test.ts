@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
 import { runPlugin, type Invocation } from '../helpers/cni-plugin.js';
 import { Netns } from '../helpers/netns.js';
@@ -149,6 +149,8 @@ const sorted = (xs: Iterable<string>) => [...xs].sort();
 describe.each([
   ['deleted', (db: string) => rmSync(db)],
   ['truncated to 0 bytes', (db: string) => truncateSync(db, 0)],
+  // With the whole state directory (node-epoch.json too): the node's veths alone tell a lost state.
+  ['deleted with its directory', (db: string) => rmSync(dirname(db), { recursive: true })],
 ])('the state database %s while 20 pods run', (_what, lose) => {
   const lab = new Lab();
   afterAll(() => lab.cleanup());
