@@ -41,13 +41,8 @@ export interface AuditOutcome {
   released: Allocation[];
 }
 
-/**
- * The host veth the plugin created for this allocation (same function, same inputs as cni/commands/add); for
- * one rebuilt after a lost state, the veth that proved it (ipamd/recovery.ts).
- */
+/** The host veth the plugin created for this allocation (same function, same inputs as cni/commands/add). */
 export function allocationVeth(prefix: string, a: Allocation): string {
-  const recovered = recoveredVeth(a.key);
-  if (recovered) return recovered;
   return hostVethName(prefix, a.pod.namespace, a.pod.name, a.key.containerId, a.key.ifname);
 }
 
@@ -83,7 +78,8 @@ export class OrphanAudit {
     const released: Allocation[] = [];
     for (const a of this.o.allocations()) {
       if (this.stopping) break;
-      if (recoveredVeth(a.key) === null) continue; // quarantined: no veth, freed by recovery.ts
+      // Rebuilt after a lost state, or quarantined: ipamd/recovery.ts audits those by their route.
+      if (recoveredVeth(a.key) !== undefined) continue;
       const veth = allocationVeth(this.o.vethPrefix, a);
       if (links.has(veth)) continue;
       const id = identity(a);

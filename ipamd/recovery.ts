@@ -17,8 +17,9 @@
 //  - recovered, when the node proves it held: a Tidepool host veth, a /32 route in main pointing at it,
 //    `to addr lookup main` at 512, and `from addr lookup <table>` at 1536 with the table of the interface
 //    that owns the address (none on the primary), and no other address routed to the same veth. The
-//    allocation is keyed (RECOVERED_NETWORK, <veth>, ''): its container id is unknown, the veth is what the
-//    plugin's DEL removes, so the orphan audit (ipamd/orphans.ts) releases it once the veth is gone;
+//    allocation is keyed (RECOVERED_NETWORK, <veth>, ''): its container id is unknown, so a DEL's Release
+//    cannot name it; the plugin's DEL removes the veth and its route, and auditRecovered() releases the
+//    allocation once the node no longer routes the address to the veth (TIDEPOOL_RELEASE_ORPHANS);
 //  - quarantined, otherwise: held by an allocation keyed (QUARANTINE_NETWORK, <addr>, ''), so it is
 //    neither free nor releasable to the cloud, until TIDEPOOL_QUARANTINE_MS after the recovery, or until
 //    the Kubernetes pod list (the QuarantineControl hook below) says no pod holds it. Both keys use a
@@ -80,6 +81,8 @@ export interface RecoveryOptions {
   /** Reads the pod datapaths of the daemon's namespace (hostnet/pods.ts). */
   readPods: () => Promise<NodePods>;
   bootId?: () => string;
+  /** Audit of recovered allocations (TIDEPOOL_RELEASE_ORPHANS with its period and grace); off when absent. */
+  audit?: { intervalMs: number; graceMs: number };
   clock: Clock;
   log: RecoveryLogger;
 }
@@ -131,9 +134,11 @@ export class StateRecovery implements QuarantineControl {
   readonly recoveredNow: { address: string; veth: string; interfaceId: string }[] = [];
   readonly quarantinedNow: { address: string; interfaceId: string; why: string }[] = [];
   recoveredTotal = 0;
+  recoveredReleasedTotal = 0;
   quarantinedTotal = 0;
   quarantineReleasedTotal = 0;
   private proofs = new Map<string, PodDatapath>();
+  private missingBefore = new Set<string>();
   private stopping = false;
   private wakeLoop: () => void = () => undefined;
   private loopDone?: Promise<void>;
@@ -272,19 +277,69 @@ export class StateRecovery implements QuarantineControl {
     return out;
   }
 
-  /** Frees quarantined addresses when their grace ends, on the injected clock, until stop(). */
+  /**
+   * A recovered allocation is released once the node no longer routes its address to its veth, in two
+   * audits in a row and past the grace (as ipamd/orphans.ts does by the veth alone): the plugin's DEL
+   * removed the veth, or a new sandbox of the same pod took the veth's name with another address.
+   */
+  async auditRecovered(): Promise<StoredAllocation[]> {
+    const held = this.recovered();
+    const audit = this.o.audit;
+    if (!audit || !held.length) return [];
+    let pods: NodePods;
+    try {
+      pods = await this.o.readPods();
+    } catch (err) {
+      this.missingBefore = new Set(); // nothing known: release nothing, count misses over
+      this.o.log.warn({ err: (err as Error).message }, 'recovery audit: cannot read the node; retried');
+      return [];
+    }
+    const routed = new Set(pods.datapaths.map((d) => `${d.address}@${d.veth}`));
+    const now = this.o.clock.now();
+    const missingNow = new Set<string>();
+    const released: StoredAllocation[] = [];
+    for (const a of held) {
+      const id = `${a.address}@${a.key.containerId}`;
+      if (routed.has(id)) continue;
+      if (!this.missingBefore.has(id) || now - a.allocatedAt < audit.graceMs) {
+        missingNow.add(id);
+        continue;
+      }
+      const reason = `recovered: ${a.address} no longer routed to ${a.key.containerId}`;
+      if (!(await this.o.core.release(a.key, reason))) continue;
+      released.push(a);
+      this.recoveredReleasedTotal++;
+      this.o.log.info({ address: a.address, veth: a.key.containerId }, `released a ${reason}`);
+    }
+    this.missingBefore = missingNow;
+    return released;
+  }
+
+  /** Frees quarantined addresses when their grace ends and audits recovered ones, until stop(). */
   start(): void {
     this.loopDone ??= (async () => {
+      const every = this.o.audit?.intervalMs ?? Infinity;
+      let nextAudit = this.o.clock.now() + every;
       while (!this.stopping) {
-        const now = this.o.clock.now();
-        const q = this.quarantined();
-        const due = q.filter((a) => a.until <= now).map((a) => a.address);
-        if (due.length)
-          await this.free(due, `quarantine of ${this.o.quarantineMs} ms over`).catch((err: unknown) =>
-            this.o.log.warn({ err: (err as Error).message }, 'quarantine release failed; retried'),
-          );
+        let now = this.o.clock.now();
+        const due = this.quarantined()
+          .filter((a) => a.until <= now)
+          .map((a) => a.address);
+        try {
+          if (due.length) await this.free(due, `quarantine of ${this.o.quarantineMs} ms over`);
+          if (now >= nextAudit) {
+            await this.auditRecovered();
+            nextAudit = this.o.clock.now() + every;
+          }
+        } catch (err) {
+          this.o.log.warn({ err: (err as Error).message }, 'recovery: release failed; retried');
+        }
         if (this.stopping) break;
-        const next = Math.min(...q.filter((a) => a.until > now).map((a) => a.until), now + 60_000);
+        now = this.o.clock.now();
+        const ends = this.quarantined()
+          .map((a) => a.until)
+          .filter((t) => t > now);
+        const next = Math.min(...ends, nextAudit, now + 60_000);
         await Promise.race([
           this.o.clock.sleep(Math.max(50, next - now)),
           new Promise<void>((r) => (this.wakeLoop = r)),
@@ -325,6 +380,7 @@ export class StateRecovery implements QuarantineControl {
         recovered: this.recoveredTotal,
         quarantined: this.quarantinedTotal,
         releasedFromQuarantine: this.quarantineReleasedTotal,
+        recoveredReleased: this.recoveredReleasedTotal,
       },
     };
   }
@@ -346,6 +402,9 @@ export async function createRecovery(opts: {
     databaseCreated: opts.databaseCreated,
     quarantineMs: opts.settings.network.quarantineMs,
     readPods: () => readNodePods(exec, opts.settings.network.vethPrefix),
+    audit: opts.settings.network.releaseOrphans
+      ? { intervalMs: opts.settings.network.orphanAuditMs, graceMs: opts.settings.network.orphanGraceMs }
+      : undefined,
     clock: opts.core.clock,
     log: opts.logger.child({ component: 'recovery' }),
   });
@@ -383,6 +442,11 @@ export async function registerRecoveryMetrics(
     'tidepool_quarantined_addresses_total',
     'Addresses the cloud showed on the node after a lost state database that the node did not prove held',
     () => r.quarantinedTotal,
+  );
+  counter(
+    'tidepool_recovered_released_total',
+    'Recovered allocations released because the node no longer routes their address to their veth',
+    () => r.recoveredReleasedTotal,
   );
   counter(
     'tidepool_quarantine_released_total',

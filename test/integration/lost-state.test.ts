@@ -218,13 +218,16 @@ describe.each([
     const allocations = await lab.daemon.allocations();
     expect(new Set(allocations).size).toBe(allocations.length);
 
-    // A recovered pod deleted by the plugin: its veth goes, the orphan audit releases the address.
+    // A recovered pod deleted by the plugin: its veth and route go, the recovery's audit releases it.
     const gone = pods[0];
     expect((await lab.del(gone)).code).toBe(0);
     await until('the recovered allocation released', async () =>
       (await lab.daemon.allocations()).includes(gone.ip) ? undefined : true,
     );
     expect(['cooling', 'free']).toContain((await lab.addressStates()).get(gone.ip));
+    expect(await lab.get(`${lab.daemon.node.daemon.metricsUrl}/metrics`)).toMatch(
+      /^tidepool_recovered_released_total 1$/m,
+    );
 
     // The quarantine is in the store: a restart with a grace already over frees every quarantined address,
     // while the recovered pods keep theirs.

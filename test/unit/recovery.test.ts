@@ -227,4 +227,36 @@ describe('StateRecovery', () => {
     expect(r.quarantineReleasedTotal).toBe(5);
     await r.stop();
   });
+
+  it('releases a recovered allocation once its address is no longer routed to its veth, twice and past the grace', async () => {
+    let pods = podDatapaths(LINKS, ROUTES, RULES, 'eni');
+    const { r, pool, clock, reconciler } = setup({
+      readPods: async () => pods,
+      audit: { intervalMs: 1_000, graceMs: 2_000 },
+    });
+    await r.prepare();
+    pool.addInterface(iface('eni-p', 0, ['10.0.1.10']), true, 0);
+    pool.addInterface(iface('eni-s', 2, ['10.0.1.11']), false, 0);
+    reconciler.ready = true;
+    expect(r.recovered().map((a) => a.address)).toEqual(['10.0.1.10', '10.0.1.11']);
+    // A new sandbox of V1's pod took the veth's name with another address; V2 is unchanged.
+    pods = podDatapaths(LINKS, [{ dst: '10.0.1.50', dev: V1 }, ...ROUTES.slice(3)], RULES, 'eni');
+    expect(await r.auditRecovered()).toEqual([]); // first miss
+    expect(await r.auditRecovered()).toEqual([]); // second miss, but within the grace
+    await clock.advance(2_000);
+    expect((await r.auditRecovered()).map((a) => a.address)).toEqual(['10.0.1.10']);
+    expect(r.recovered().map((a) => a.address)).toEqual(['10.0.1.11']);
+    // A failed read releases nothing and starts the count over.
+    pods = { veths: [], datapaths: [] };
+    await r.auditRecovered();
+    const failing = r as unknown as { o: { readPods: () => Promise<NodePods> } };
+    failing.o.readPods = async () => {
+      throw new Error('ip: cannot open netlink socket');
+    };
+    expect(await r.auditRecovered()).toEqual([]);
+    failing.o.readPods = async () => pods;
+    expect(await r.auditRecovered()).toEqual([]);
+    expect((await r.auditRecovered()).map((a) => a.address)).toEqual(['10.0.1.11']);
+    expect(r.recoveredReleasedTotal).toBe(2);
+  });
 });
