@@ -147,15 +147,21 @@ export class StateRecovery implements QuarantineControl {
 
   /** Decides the mode and, on a lost state, reads the node and arms the adoption; before core.start(). */
   async prepare(): Promise<void> {
-    const boot = (this.o.bootId ?? readBootId)();
+    let boot = '';
+    try {
+      boot = (this.o.bootId ?? readBootId)();
+    } catch {
+      // No boot id: any marker counts as this boot's (the cautious reading).
+    }
     const marker = readMarker(this.o.stateDir);
+    const sameBoot = marker !== null && (boot === '' || marker.bootId === boot);
     if (this.o.databaseCreated) {
       try {
         this.scanned = await this.o.readPods();
       } catch (err) {
         this.scanError = (err as Error).message;
       }
-      if (marker?.bootId === boot)
+      if (marker && sameBoot)
         this.reasons.push(
           `${MARKER_FILE} says a daemon ran on this node since it booted (${marker.createdAt})`,
         );
@@ -166,7 +172,12 @@ export class StateRecovery implements QuarantineControl {
       this.at = this.o.clock.now();
     }
     if (this.mode === 'lost-state') this.arm();
-    if (marker?.bootId !== boot || this.o.databaseCreated) {
+    else if (this.mode === 'first-start')
+      this.o.log.info(
+        { marker: marker ? `of another boot (${marker.createdAt})` : 'none' },
+        'new state database on a node with no Tidepool pods: first start, the cloud addresses are adopted free',
+      );
+    if (!sameBoot || boot === '' || this.o.databaseCreated) {
       try {
         writeMarker(this.o.stateDir, { bootId: boot, createdAt: new Date(this.o.clock.now()).toISOString() });
       } catch (err) {

@@ -162,6 +162,15 @@ describe('StateRecovery', () => {
     expect(veths.r.mode).toBe('lost-state');
     expect(veths.r.reasons).toEqual(['the node has 2 Tidepool host veths']);
 
+    marker('boot-old'); // without a boot id, a marker is taken as this boot's
+    const noBootId = setup({
+      bootId: () => {
+        throw new Error('ENOENT /proc/sys/kernel/random/boot_id');
+      },
+    });
+    await noBootId.r.prepare();
+    expect(noBootId.r.mode).toBe('lost-state');
+
     rmSync(join(dir, MARKER_FILE));
     const unreadable = setup({ pods: new Error('ip: cannot open netlink socket') });
     await unreadable.r.prepare();
