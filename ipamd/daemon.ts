@@ -9,7 +9,7 @@ import { IpamCore } from './core.js';
 import { listenHttp, type HttpEndpoint } from './http-listen.js';
 import { introspectionHandler } from './introspection.js';
 import { createOrphanAudit, registerOrphanMetric } from './orphans.js';
-import { createRecovery, registerRecoveryMetrics } from './recovery.js';
+import { createRecovery, registerRecoveryMetrics, type StateRecovery } from './recovery.js';
 import { LeakSweeper } from './sweeper.js';
 import type { Logger } from './log.js';
 import { DeferredObserver, Metrics } from './metrics.js';
@@ -25,6 +25,8 @@ export interface RunningDaemon {
   server: IpamServer;
   introspection: HttpEndpoint | null;
   metrics: HttpEndpoint | null;
+  /** Lost-state recovery; the Kubernetes integration frees quarantined addresses through it. */
+  recovery: StateRecovery;
   /** Settles when the core is ready (first cloud listing done) or failed to start. */
   ready: Promise<void>;
   stop(graceMs?: number): Promise<void>;
@@ -158,6 +160,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     server,
     introspection,
     metrics: metricsEp,
+    recovery,
     ready,
     stop: (graceMs = 15_000) =>
       (stopping ??= (async () => {
