@@ -86,9 +86,10 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     prepareInterface,
   });
   // A missing or empty database on a node that has run pods: claims what they hold before the first listing.
-  const recovery = await createRecovery({ settings, core, databaseCreated: store.created, logger });
+  const recovery = await createRecovery({ settings, core, store, logger });
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();
+  recovery.claimLoaded();
   recovery.start();
   ready.catch(() => undefined);
   // Releases allocations whose host veth is gone (a DEL while the daemon was down); the store is loaded.

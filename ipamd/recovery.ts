@@ -25,7 +25,9 @@
 //    the Kubernetes pod list (the QuarantineControl hook below) says no pod holds it. Both keys use a
 //    network name no request can carry (requests.ts), so no DEL, GC or ADD can touch them by mistake.
 // Both kinds are ordinary allocations in the store: they survive a restart, and the quarantine's end is
-// derived from its allocatedAt, so a restart in the middle keeps it.
+// derived from its allocatedAt, so a restart in the middle keeps it. Until the first listing is claimed,
+// meta.recovery = 'pending' in the database: a restart before then (kill -9, the cloud unreachable) finds
+// a database that is no longer empty, and recovers again rather than adopting the listing free.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
@@ -33,10 +35,11 @@ import type { Clock } from '../providers/clock.js';
 import type { IpamCore } from './core.js';
 import type { NodePods, PodDatapath } from './hostnet/pods.js';
 import type { Logger } from './log.js';
-import type { StoredAllocation } from './store/store.js';
+import type { StateStore, StoredAllocation } from './store/store.js';
 import type { AllocationKey, PodRef } from './types.js';
 
 export const MARKER_FILE = 'node-epoch.json';
+const PENDING_KEY = 'recovery';
 export const RECOVERED_NETWORK = '(recovered)';
 export const QUARANTINE_NETWORK = '(quarantine)';
 const NO_POD: PodRef = { namespace: '', name: '', uid: '', netns: '' };
@@ -81,6 +84,11 @@ export interface RecoveryOptions {
   /** Reads the pod datapaths of the daemon's namespace (hostnet/pods.ts). */
   readPods: () => Promise<NodePods>;
   bootId?: () => string;
+  /**
+   * Kept in the database while a recovery waits for the first listing: a restart in that window (kill -9,
+   * the cloud unreachable) recovers again instead of adopting the listing free.
+   */
+  pending?: { get(): boolean; set(on: boolean): void };
   /** Audit of recovered allocations (TIDEPOOL_RELEASE_ORPHANS with its period and grace); off when absent. */
   audit?: { intervalMs: number; graceMs: number };
   clock: Clock;
@@ -139,6 +147,7 @@ export class StateRecovery implements QuarantineControl {
   quarantineReleasedTotal = 0;
   private proofs = new Map<string, PodDatapath>();
   private missingBefore = new Set<string>();
+  private armed = false;
   private stopping = false;
   private wakeLoop: () => void = () => undefined;
   private loopDone?: Promise<void>;
@@ -155,7 +164,9 @@ export class StateRecovery implements QuarantineControl {
     }
     const marker = readMarker(this.o.stateDir);
     const sameBoot = marker !== null && (boot === '' || marker.bootId === boot);
-    if (this.o.databaseCreated) {
+    const resumed = !this.o.databaseCreated && (this.o.pending?.get() ?? false);
+    if (this.o.databaseCreated || resumed) {
+      if (resumed) this.reasons.push('a recovery from a lost state was cut short by a restart');
       try {
         this.scanned = await this.o.readPods();
       } catch (err) {
@@ -194,6 +205,8 @@ export class StateRecovery implements QuarantineControl {
     for (const d of this.scanned?.datapaths ?? [])
       if (perVeth.get(d.veth) === 1) this.proofs.set(d.address, d);
     const pool = this.o.core.pool;
+    this.o.pending?.set(true);
+    this.armed = true;
     pool.onAdded = (interfaceId, ips) => {
       // Only the first listing of the cloud: later additions come from our own cloud calls.
       if (this.o.core.reconciler.ready) pool.onAdded = undefined;
@@ -205,9 +218,22 @@ export class StateRecovery implements QuarantineControl {
         'the node proves and quarantining every other address the cloud shows on it',
     );
     void this.o.core.whenReady().then(
-      () => this.summarise(),
+      () => {
+        this.armed = false;
+        this.o.pending?.set(false);
+        this.summarise();
+      },
       () => undefined,
     );
+  }
+
+  /**
+   * Claims the free addresses the store already held (a recovery resumed after a restart that cut it short):
+   * call right after core.start() loaded the store, before anything is served.
+   */
+  claimLoaded(): void {
+    if (!this.armed || this.o.core.reconciler.ready) return;
+    for (const iface of this.o.core.pool.interfaces.values()) this.adopt(iface.id, [...iface.free]);
   }
 
   /** Claims each address just adopted from the cloud: recovered when proven, quarantined otherwise. */
@@ -401,7 +427,7 @@ export class StateRecovery implements QuarantineControl {
 export async function createRecovery(opts: {
   settings: Settings;
   core: IpamCore;
-  databaseCreated: boolean;
+  store: StateStore;
   logger: Logger;
 }): Promise<StateRecovery> {
   const { HostExec } = await import('./hostnet/exec.js');
@@ -410,7 +436,11 @@ export async function createRecovery(opts: {
   const r = new StateRecovery({
     core: opts.core,
     stateDir: opts.settings.daemon.stateDir,
-    databaseCreated: opts.databaseCreated,
+    databaseCreated: opts.store.created,
+    pending: {
+      get: () => opts.store.getMeta(PENDING_KEY) === 'pending',
+      set: (on) => opts.store.setMeta(PENDING_KEY, on ? 'pending' : 'done'),
+    },
     quarantineMs: opts.settings.network.quarantineMs,
     readPods: () => readNodePods(exec, opts.settings.network.vethPrefix),
     audit: opts.settings.network.releaseOrphans

@@ -295,6 +295,15 @@ export class StateStore implements IntentJournal {
     return this.releaseTx(key, coolingUntil);
   }
 
+  /** A flag of another module in the meta table (ipamd/recovery.ts: a recovery in progress). */
+  getMeta(key: string): string | undefined {
+    return (this.st.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.st.putMeta.run(key, value);
+  }
+
   /** The instance whose pool this database holds (set once the node is described). */
   instanceId(): string | undefined {
     return (this.st.getMeta.get('instance_id') as { value: string } | undefined)?.value;

@@ -268,4 +268,33 @@ describe('StateRecovery', () => {
     expect((await r.auditRecovered()).map((a) => a.address)).toEqual(['10.0.1.11']);
     expect(r.recoveredReleasedTotal).toBe(2);
   });
+
+  it('a restart that cut a recovery short recovers again, claiming what the store already holds free', async () => {
+    const flags: boolean[] = [];
+    const { r, pool } = setup({
+      databaseCreated: false,
+      pending: { get: () => true, set: (on) => flags.push(on) },
+      pods: podDatapaths(LINKS, ROUTES, RULES, 'eni'),
+    });
+    // Loaded from the store: the interface was adopted before the restart, its addresses still free.
+    pool.addInterface(iface('eni-p', 0, ['10.0.1.10', '10.0.1.20']), true, 0);
+    await r.prepare();
+    expect(r.mode).toBe('lost-state');
+    expect(r.reasons[0]).toContain('cut short by a restart');
+    expect(flags).toEqual([true]);
+    r.claimLoaded();
+    expect([...pool.allocations.values()].map((a) => [a.key.network, a.address])).toEqual([
+      [RECOVERED_NETWORK, '10.0.1.10'],
+      [QUARANTINE_NETWORK, '10.0.1.20'],
+    ]);
+  });
+
+  it('a normal start leaves what the store loaded alone', async () => {
+    const { r, pool } = setup({ databaseCreated: false, pending: { get: () => false, set: () => {} } });
+    pool.addInterface(iface('eni-p', 0, ['10.0.1.10']), true, 0);
+    await r.prepare();
+    r.claimLoaded();
+    expect(r.mode).toBe('normal');
+    expect(pool.allocations.size).toBe(0);
+  });
 });
