@@ -33,7 +33,8 @@ import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import type { Clock } from '../providers/clock.js';
 import type { IpamCore } from './core.js';
-import type { NodePods, PodDatapath } from './hostnet/pods.js';
+import { HostExec } from './hostnet/exec.js';
+import { readNodePods, type NodePods, type PodDatapath } from './hostnet/pods.js';
 import type { Logger } from './log.js';
 import type { StateStore, StoredAllocation } from './store/store.js';
 import type { AllocationKey, PodRef } from './types.js';
@@ -430,8 +431,6 @@ export async function createRecovery(opts: {
   store: StateStore;
   logger: Logger;
 }): Promise<StateRecovery> {
-  const { HostExec } = await import('./hostnet/exec.js');
-  const { readNodePods } = await import('./hostnet/pods.js');
   const exec = new HostExec();
   const r = new StateRecovery({
     core: opts.core,
