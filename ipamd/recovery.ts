@@ -218,23 +218,24 @@ export class StateRecovery implements QuarantineControl {
       'the state database was missing or empty, but this node has run pods: recovering the allocations ' +
         'the node proves and quarantining every other address the cloud shows on it',
     );
+  }
+
+  /**
+   * Call right after core.start() loaded the store, before anything is served: claims the free addresses
+   * the store already held (a recovery resumed after a restart that cut it short), and ends the recovery
+   * (pending flag cleared, summary logged) once the first listing is claimed.
+   */
+  claimLoaded(): void {
+    if (!this.armed || this.o.core.reconciler.ready) return;
+    for (const iface of this.o.core.pool.interfaces.values()) this.adopt(iface.id, [...iface.free]);
     void this.o.core.whenReady().then(
       () => {
         this.armed = false;
         this.o.pending?.set(false);
         this.summarise();
       },
-      () => undefined,
+      () => undefined, // stopped before the listing: still pending, the next start recovers again
     );
-  }
-
-  /**
-   * Claims the free addresses the store already held (a recovery resumed after a restart that cut it short):
-   * call right after core.start() loaded the store, before anything is served.
-   */
-  claimLoaded(): void {
-    if (!this.armed || this.o.core.reconciler.ready) return;
-    for (const iface of this.o.core.pool.interfaces.values()) this.adopt(iface.id, [...iface.free]);
   }
 
   /** Claims each address just adopted from the cloud: recovered when proven, quarantined otherwise. */

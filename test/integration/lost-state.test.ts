@@ -9,7 +9,7 @@
 //  - a recovered pod deleted by the plugin's DEL is released (the orphan audit, its veth gone).
 // Everything runs in namespaces this test creates (tp-lost-*); the daemon runs inside the host namespace.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startCniDaemon, type CniDaemon } from '../helpers/cni-daemon.js';
@@ -215,6 +215,10 @@ describe.each([
     const metrics = await lab.get(`${lab.daemon.node.daemon.metricsUrl}/metrics`);
     expect(metrics).toMatch(new RegExp(`^tidepool_recovered_allocations_total ${PODS}$`, 'm'));
     expect(metrics).toMatch(new RegExp(`^tidepool_quarantined_addresses ${quarantined.length}$`, 'm'));
+    const log = readFileSync(join(lab.daemon.node.dir, 'daemon.log'), 'utf8');
+    expect(log).toContain(
+      `lost state recovered: ${PODS} allocations proven by the node, ${quarantined.length} addresses quarantined`,
+    );
     const allocations = await lab.daemon.allocations();
     expect(new Set(allocations).size).toBe(allocations.length);
 
