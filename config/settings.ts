@@ -227,6 +227,7 @@ const envSchema = z.object({
   TIDEPOOL_RELEASE_ORPHANS: oneOf('auto', ['auto', 'true', 'false'] as const),
   TIDEPOOL_ORPHAN_AUDIT_MS: int(60_000, 100, 86_400_000, 'a number of milliseconds'),
   TIDEPOOL_ORPHAN_GRACE_MS: int(60_000, 0, 86_400_000, 'a number of milliseconds'),
+  TIDEPOOL_QUARANTINE_MS: int(600_000, 0, 86_400_000, 'a number of milliseconds'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -263,6 +264,11 @@ export interface Settings {
     /** Period of the host veth audit, and the age an allocation needs before the audit may release it. */
     orphanAuditMs: number;
     orphanGraceMs: number;
+    /**
+     * After a lost state database: how long an address the cloud shows on the node's interfaces, but that
+     * no host veth, route and rule prove held, stays out of the pool (ipamd/recovery.ts).
+     */
+    quarantineMs: number;
   };
   cloud: {
     provider: 'sim' | 'aws' | 'azure';
@@ -391,6 +397,7 @@ export function loadSettings(env: Env = process.env): Settings {
           : e.TIDEPOOL_RELEASE_ORPHANS === 'true',
       orphanAuditMs: e.TIDEPOOL_ORPHAN_AUDIT_MS,
       orphanGraceMs: e.TIDEPOOL_ORPHAN_GRACE_MS,
+      quarantineMs: e.TIDEPOOL_QUARANTINE_MS,
     },
     cloud: {
       provider: e.TIDEPOOL_PROVIDER,

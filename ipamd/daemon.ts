@@ -9,6 +9,7 @@ import { IpamCore } from './core/core.js';
 import { listenHttp, type HttpEndpoint } from './serve/http-listen.js';
 import { introspectionHandler } from './serve/introspection.js';
 import { createOrphanAudit, registerOrphanMetric } from './core/orphans.js';
+import { createRecovery, registerRecoveryMetrics, type StateRecovery } from './core/recovery.js';
 import { LeakSweeper } from './cloud/sweeper.js';
 import type { Logger } from './log.js';
 import { DeferredObserver, Metrics } from './serve/metrics.js';
@@ -24,6 +25,8 @@ export interface RunningDaemon {
   server: IpamServer;
   introspection: HttpEndpoint | null;
   metrics: HttpEndpoint | null;
+  /** Lost-state recovery; the Kubernetes integration frees quarantined addresses through it. */
+  recovery: StateRecovery;
   /** Settles when the core is ready (first cloud listing done) or failed to start. */
   ready: Promise<void>;
   stop(graceMs?: number): Promise<void>;
@@ -83,8 +86,12 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     prepareInterface,
     budget: providerBudget(settings),
   });
+  // A missing or empty database on a node that has run pods: claims what they hold before the first listing.
+  const recovery = await createRecovery({ settings, core, store, logger });
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();
+  recovery.claimLoaded();
+  recovery.start();
   ready.catch(() => undefined);
   // Releases allocations whose host veth is gone (a DEL while the daemon was down); the store is loaded.
   const orphans = settings.network.releaseOrphans
@@ -118,15 +125,20 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
   try {
     await server.listen(d.socket);
     if (d.introspectionAddr)
-      introspection = await listenHttp(d.introspectionAddr, introspectionHandler({ ipam: core, settings }));
+      introspection = await listenHttp(
+        d.introspectionAddr,
+        introspectionHandler({ ipam: core, settings, recovery: () => recovery.report() }),
+      );
     // Metrics after the gRPC socket: loading prom-client must not delay serving.
     const metrics = await Metrics.create();
     metrics.bind(core);
     if (orphans) await registerOrphanMetric(metrics.registry, orphans);
+    await registerRecoveryMetrics(metrics.registry, recovery);
     observer.attach(metrics);
     if (d.metricsAddr) metricsEp = await listenHttp(d.metricsAddr, metrics.handler);
   } catch (err) {
     await orphans?.stop();
+    await recovery.stop();
     await server.shutdown(0);
     await introspection?.close();
     await core.stop();
@@ -151,13 +163,20 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     server,
     introspection,
     metrics: metricsEp,
+    recovery,
     ready,
     stop: (graceMs = 15_000) =>
       (stopping ??= (async () => {
         // Stop accepting, let calls in flight finish (a parked Allocate included), then close the rest.
         const { forced } = await server.shutdown(graceMs);
         if (forced) logger.warn({ graceMs }, 'calls still in flight after the grace period were cancelled');
-        await Promise.all([introspection?.close(), metricsEp?.close(), orphans?.stop(), sweeper?.stop()]);
+        await Promise.all([
+          introspection?.close(),
+          metricsEp?.close(),
+          orphans?.stop(),
+          sweeper?.stop(),
+          recovery.stop(),
+        ]);
         await core.stop();
         await provider.close?.();
       })()),

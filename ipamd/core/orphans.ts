@@ -12,6 +12,7 @@
 import { hostVethName } from '../../proto/veth-name.js';
 import type { Clock } from '../../providers/clock.js';
 import type { IpamCore } from './core.js';
+import { recoveredVeth } from './recovery.js';
 import type { Allocation, Ipam } from './types.js';
 
 export interface OrphanLogger {
@@ -77,6 +78,8 @@ export class OrphanAudit {
     const released: Allocation[] = [];
     for (const a of this.o.allocations()) {
       if (this.stopping) break;
+      // Rebuilt after a lost state, or quarantined: ipamd/recovery.ts audits those by their route.
+      if (recoveredVeth(a.key) !== undefined) continue;
       const veth = allocationVeth(this.o.vethPrefix, a);
       if (links.has(veth)) continue;
       const id = identity(a);

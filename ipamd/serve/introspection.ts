@@ -9,11 +9,15 @@ export const INTROSPECTION_PATHS = {
   '/v1/allocations': 'allocations: network, container id, ifname, pod, address, interface',
   '/v1/settings': 'the settings the daemon runs with',
   '/v1/cloud-calls': 'recent cloud API calls with their latency and outcome, totals, what the pool waits on',
+  '/v1/recovery':
+    'lost-state recovery: how this start was judged, allocations rebuilt from the node, addresses in quarantine',
 } as const;
 
 export interface IntrospectionOptions {
   ipam: Ipam;
   settings: unknown;
+  /** The lost-state recovery's report (ipamd/recovery.ts). */
+  recovery?: () => unknown;
 }
 
 /** A field of the core's snapshot; the whole snapshot when the core names it differently. */
@@ -32,6 +36,7 @@ export function introspectionHandler(opts: IntrospectionOptions) {
     '/v1/allocations': () => part(opts.ipam.snapshot(), 'allocations'),
     '/v1/settings': () => opts.settings,
     '/v1/cloud-calls': () => part(opts.ipam.snapshot(), 'cloud'),
+    '/v1/recovery': () => opts.recovery?.() ?? { mode: 'unknown' },
   };
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';

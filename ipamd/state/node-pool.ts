@@ -40,6 +40,11 @@ export class NodePool {
   readonly interfaces = new Map<string, LiveInterface>();
   readonly allocations = new Map<string, StoredAllocation>();
   readonly byAddress = new Map<string, LiveAddress>();
+  /**
+   * Called with the addresses just added as free (from the cloud's listing or a cloud call), before anyone
+   * can take one: lost-state recovery (ipamd/recovery.ts) claims the ones running pods may hold.
+   */
+  onAdded?: (interfaceId: string, ips: string[]) => void;
 
   constructor(
     private readonly store: StateStore,
@@ -104,6 +109,7 @@ export class NodePool {
     this.store.addAddresses(interfaceId, fresh);
     const now = this.clock.now();
     for (const ip of fresh) this.putAddress(iface, { ip, interfaceId, state: 'free', addedAt: now });
+    this.onAdded?.(interfaceId, fresh);
     return fresh;
   }
 
@@ -115,6 +121,7 @@ export class NodePool {
     const now = this.clock.now();
     iface.prefixes.set(prefix, now);
     for (const ip of ips) this.putAddress(iface, { ip, interfaceId, prefix, state: 'free', addedAt: now });
+    this.onAdded?.(interfaceId, ips);
     return ips;
   }
 

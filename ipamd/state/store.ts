@@ -96,6 +96,8 @@ export class StateStore implements IntentJournal {
   private readonly db: Database.Database;
   private readonly st: Statements;
   private closed = false;
+  /** True when this open created the schema: the file was missing or empty (ipamd/recovery.ts). */
+  created = false;
   // The per-call transactions, wrapped once: db.transaction() builds its wrapper functions on every call,
   // a visible share of the store's time per Allocate in a profile.
   private readonly allocateTx: (a: StoredAllocation) => void;
@@ -181,6 +183,7 @@ export class StateStore implements IntentJournal {
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
       .all() as { name: string }[];
     if (tables.length === 0) {
+      this.created = true;
       this.db.transaction(() => {
         this.db.exec(SCHEMA_SQL);
         const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
@@ -290,6 +293,15 @@ export class StateStore implements IntentJournal {
   /** Deletes the allocation of `key` and starts its address's cooldown, in one transaction. */
   release(key: AllocationKey, coolingUntil: number): StoredAllocation | null {
     return this.releaseTx(key, coolingUntil);
+  }
+
+  /** A flag of another module in the meta table (ipamd/recovery.ts: a recovery in progress). */
+  getMeta(key: string): string | undefined {
+    return (this.st.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.st.putMeta.run(key, value);
   }
 
   /** The instance whose pool this database holds (set once the node is described). */
