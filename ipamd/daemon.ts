@@ -11,7 +11,11 @@ import { introspectionHandler } from './introspection.js';
 import { createOrphanAudit, registerOrphanMetric } from './orphans.js';
 import { LeakSweeper } from './sweeper.js';
 import type { Logger } from './log.js';
-import { DeferredObserver, Metrics } from './metrics.js';
+import { DeferredObserver, Metrics, observers } from './metrics.js';
+import type { KubeIntegration } from './kube/index.js';
+import { loadKubeModule } from './kube/load.js';
+import { ReadinessTracker } from './kube/readiness.js';
+import { noopObserver } from './types.js';
 import { createProvider } from './providers.js';
 import { IpamServer } from './server.js';
 import { prepareSocketPath } from './socket.js';
@@ -24,6 +28,10 @@ export interface RunningDaemon {
   server: IpamServer;
   introspection: HttpEndpoint | null;
   metrics: HttpEndpoint | null;
+  /** The node's network readiness (condition, conflist, taint, Status RPC). */
+  readiness: ReadinessTracker;
+  /** The Kubernetes integration (TIDEPOOL_KUBERNETES), with the pod directory recovery uses. */
+  kube: KubeIntegration | null;
   /** Settles when the core is ready (first cloud listing done) or failed to start. */
   ready: Promise<void>;
   stop(graceMs?: number): Promise<void>;
@@ -57,16 +65,22 @@ async function hostNetworkHook(
   };
 }
 
-export async function startDaemon(settings: Settings, logger: Logger): Promise<RunningDaemon> {
-  const d = settings.daemon;
+export async function startDaemon(given: Settings, logger: Logger): Promise<RunningDaemon> {
+  const d = given.daemon;
   // Refuse at once if another daemon serves on the socket, before this one opens a store or calls the cloud.
   await prepareSocketPath(d.socket);
   mkdirSync(d.stateDir, { recursive: true, mode: 0o700 });
   const store = StateStore.open(join(d.stateDir, STATE_FILE));
   const observer = new DeferredObserver();
   let provider: Provider;
+  let kube: KubeIntegration | null = null;
+  let settings = given;
   try {
-    provider = await createProvider(settings, logger);
+    if (given.kube.enabled) {
+      kube = await (await loadKubeModule()).connectKube(given, logger.child({ component: 'kube' }));
+      settings = kube.applyNodeIdentity(given);
+      provider = kube.wrapProvider(await createProvider(settings, logger));
+    } else provider = await createProvider(settings, logger);
   } catch (err) {
     store.close();
     throw err;
@@ -78,10 +92,15 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     settings,
     provider,
     store,
-    observer,
+    observer: observers(observer, {
+      ...noopObserver,
+      poolChanged: () => readiness.poke(),
+      allocateFailed: (reason) => kube?.allocateFailed(reason, core.status().message),
+    }),
     log: logger.child({ component: 'core' }),
     prepareInterface,
   });
+  const readiness = new ReadinessTracker(core);
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();
   ready.catch(() => undefined);
@@ -95,14 +114,20 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     : null;
 
   // Interfaces that escaped the intent journal: deleted when unattached, tagged for us and old enough.
-  const sweeper = settings.cloud.leakedEniCleanup
-    ? new LeakSweeper({
-        provider,
-        budget: core.budget,
-        clock: core.clock,
-        log: logger.child({ component: 'sweeper' }),
-      })
+  // With Kubernetes, only the holder of the sweeper Lease sweeps (a fresh sweeper per term).
+  const makeSweeper = settings.cloud.leakedEniCleanup
+    ? () =>
+        new LeakSweeper({
+          provider,
+          budget: core.budget,
+          clock: core.clock,
+          log: logger.child({ component: 'sweeper' }),
+          periodMs: settings.cloud.sweepPeriodMs,
+          minAgeMs: settings.cloud.sweepMinAgeMs,
+          firstDelayMs: Math.floor(Math.random() * Math.min(5 * 60_000, settings.cloud.sweepPeriodMs)),
+        })
     : null;
+  const sweeper = makeSweeper && !kube ? makeSweeper() : null;
 
   const server = new IpamServer({
     ipam: core,
@@ -110,6 +135,10 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     podMtu: settings.network.podMtu,
     vpcCidrs: () => core.reconciler.node?.vpcCidrs ?? [],
     onCall: (method, code, ms) => observer.grpcCall(method, code, ms),
+    networkStatus: () => {
+      const r = readiness.evaluate();
+      return { ready: r.statusOk, message: r.message };
+    },
   });
   let introspection: HttpEndpoint | null = null;
   let metricsEp: HttpEndpoint | null = null;
@@ -125,6 +154,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     if (d.metricsAddr) metricsEp = await listenHttp(d.metricsAddr, metrics.handler);
   } catch (err) {
     await orphans?.stop();
+    await kube?.stop(0);
     await server.shutdown(0);
     await introspection?.close();
     await core.stop();
@@ -142,6 +172,14 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
   );
   orphans?.start(); // after serving: the first audit's `ip` process must not delay the socket
   sweeper?.start();
+  readiness.setServing(true);
+  kube?.start({
+    allocations: () => [...core.pool.allocations.values()].map((a) => core.pool.toAllocation(a)),
+    release: (key, reason) => core.release(key, reason),
+    cloudNode: () => core.reconciler.node,
+    readiness,
+    sweeper: makeSweeper,
+  });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -149,9 +187,14 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     server,
     introspection,
     metrics: metricsEp,
+    readiness,
+    kube,
     ready,
     stop: (graceMs = 15_000) =>
       (stopping ??= (async () => {
+        // The node says first that it cannot serve (condition False), then the socket closes.
+        readiness.setStopping();
+        await kube?.stop();
         // Stop accepting, let calls in flight finish (a parked Allocate included), then close the rest.
         const { forced } = await server.shutdown(graceMs);
         if (forced) logger.warn({ graceMs }, 'calls still in flight after the grace period were cancelled');

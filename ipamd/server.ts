@@ -35,6 +35,8 @@ export interface ServerOptions {
   vpcCidrs: () => string[];
   /** Called after every call with its method, gRPC status code and duration, for metrics. */
   onCall?: (method: string, code: number, ms: number) => void;
+  /** The node's network readiness (ipamd/kube/readiness.ts), answered by Status (CNI STATUS). */
+  networkStatus?: () => { ready: boolean; message: string };
 }
 
 /** Maps an error thrown by validation or the core to the gRPC status the plugin acts on. */
@@ -164,9 +166,10 @@ export class IpamServer {
 
   private statusResponse(): msg.StatusResponse {
     const s = this.ipam.status();
+    const n = this.opts.networkStatus?.() ?? s;
     return {
-      ready: s.ready && !this.shuttingDown,
-      message: this.shuttingDown ? 'shutting down' : s.message,
+      ready: n.ready && !this.shuttingDown,
+      message: this.shuttingDown ? 'shutting down' : n.message,
       free: s.free,
       assigned: s.assigned,
       cooling: s.cooling,

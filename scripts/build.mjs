@@ -40,6 +40,9 @@ const targets = [
   // The AWS provider apart from the daemon: the daemon imports it only with TIDEPOOL_PROVIDER=aws, so a
   // sim node never loads the AWS SDK (about 1 s and 90 MiB at start-up). See ipamd/providers.ts.
   { entry: 'providers/aws/index.ts', out: 'dist/lib/provider-aws.js', external: true },
+  // The Kubernetes integration apart too: only a daemon with TIDEPOOL_KUBERNETES loads client-node
+  // (ipamd/kube/load.ts).
+  { entry: 'ipamd/kube/index.ts', out: 'dist/lib/kube.js', external: true },
 ];
 
 await mkdir('dist/bin', { recursive: true });
