@@ -7,6 +7,15 @@
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { apiMessage, apiStatus } from './client.js';
 
+/**
+ * A MicroTime as the API server parses it (RFC 3339 with exactly six fractional digits); client-node would
+ * send a Date with three, which the server refuses for the Lease's time fields.
+ */
+export function microTime(at: number | Date): Date {
+  const iso = new Date(at).toISOString(); // 2026-12-02T02:17:09.123Z
+  return `${iso.slice(0, 23)}000Z` as unknown as Date;
+}
+
 export interface LeaseOptions {
   api: CoordinationV1Api;
   namespace: string;
@@ -59,6 +68,8 @@ export class LeaseElector {
       if (lease?.spec?.holderIdentity === this.o.identity) {
         lease.spec.holderIdentity = '';
         lease.spec.leaseDurationSeconds = 1;
+        if (lease.spec.renewTime) lease.spec.renewTime = microTime(lease.spec.renewTime);
+        if (lease.spec.acquireTime) lease.spec.acquireTime = microTime(lease.spec.acquireTime);
         await this.o.api.replaceNamespacedLease({
           name: this.o.name,
           namespace: this.o.namespace,
@@ -93,8 +104,8 @@ export class LeaseElector {
             spec: {
               holderIdentity: this.o.identity,
               leaseDurationSeconds: seconds,
-              acquireTime: new Date(now),
-              renewTime: new Date(now),
+              acquireTime: microTime(now),
+              renewTime: microTime(now),
               leaseTransitions: 0,
             },
           },
@@ -117,8 +128,8 @@ export class LeaseElector {
       ...spec,
       holderIdentity: this.o.identity,
       leaseDurationSeconds: seconds,
-      renewTime: new Date(now),
-      acquireTime: takeover ? new Date(now) : spec.acquireTime,
+      renewTime: microTime(now),
+      acquireTime: microTime(takeover || !spec.acquireTime ? now : spec.acquireTime),
       leaseTransitions: (spec.leaseTransitions ?? 0) + (takeover ? 1 : 0),
     };
     try {
