@@ -175,6 +175,7 @@ const envSchema = z.object({
   TIDEPOOL_SIM_INSTANCE_TYPE: str('m5.large'),
   TIDEPOOL_SIM_ENDPOINT: str('/run/tidepool/sim.sock'),
   TIDEPOOL_SIM_INSTANCE_ID: str(''),
+  TIDEPOOL_SIM_ZONE: str(''),
   TIDEPOOL_MANAGE_HOST_NETWORK: bool(true),
   TIDEPOOL_PRIMARY_INTERFACE: str(''),
   // Release allocations whose host veth is gone (a DEL that ran while the daemon was down); auto follows
@@ -250,6 +251,8 @@ export interface Settings {
     simInstanceType: string;
     simEndpoint: string;
     simInstanceId: string;
+    /** Zone to launch the sim instance in (default: the sim's choice; on Kubernetes, the Node's zone). */
+    simZone: string;
   };
   daemon: {
     nodeName: string;
@@ -376,6 +379,7 @@ export function loadSettings(env: Env = process.env): Settings {
       simInstanceType: e.TIDEPOOL_SIM_INSTANCE_TYPE,
       simEndpoint: e.TIDEPOOL_SIM_ENDPOINT,
       simInstanceId: e.TIDEPOOL_SIM_INSTANCE_ID,
+      simZone: e.TIDEPOOL_SIM_ZONE,
     },
     daemon: {
       nodeName: e.MY_NODE_NAME,

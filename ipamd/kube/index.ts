@@ -195,6 +195,7 @@ export async function connectKube(settings: Settings, log: KubeLog): Promise<Kub
           ...base.cloud,
           simInstanceId: base.cloud.simInstanceId || node.instanceId || '',
           simInstanceType: node.instanceType ?? base.cloud.simInstanceType,
+          simZone: base.cloud.simZone || node.zone || '',
         },
       };
     },
