@@ -162,9 +162,14 @@ export async function connectKube(settings: Settings, log: KubeLog): Promise<Kub
     publishing = publishing.then(async () => {
       if (stopping && r.reason !== 'DaemonStopping') return;
       try {
-        await status.setCondition(r);
+        // The conflist first: it is this node's own truth and must not wait for the API server.
         if (r.ready && conflist && conflist.install(renderConflist(settings)))
           log.info({ path: conflist.path }, 'conflist installed: the pool can serve');
+      } catch (err) {
+        log.error({ err: String(err), dir: s.cniConfDir }, 'cannot install the conflist');
+      }
+      try {
+        await status.setCondition(r);
         if (r.ready && !untainted) {
           const removed = await status.removeStartupTaint();
           untainted = true;
