@@ -68,6 +68,8 @@ test('the condition is False with its reason until the pool can serve; then True
   nodes.push(n);
   const confDir = join(n.dir, 'net.d');
   n.daemon.env.TIDEPOOL_CNI_CONF_DIR = confDir;
+  // The conflist names the plugin's log file: keep it in the test's directory.
+  n.daemon.env.AWS_VPC_K8S_PLUGIN_LOG_FILE = join(n.dir, 'plugin.log');
   const conflist = join(confDir, '10-tidepool.conflist');
   // The cloud refuses every address: the pool cannot serve.
   await n.sim.admin.setFaults({
@@ -144,7 +146,10 @@ test('an Event appears on address exhaustion, and the condition says the node is
   const client = new IpamClient(n.daemon.socket);
   try {
     // t3.nano with MAX_ENI=1: one interface with one secondary address.
-    await eventually('the first address', () => client.allocate(pod(1)));
+    await eventually('the pool ready', async () =>
+      (await networkCondition(cp, 'node-full'))?.status === 'True' ? true : undefined,
+    );
+    await client.allocate(pod(1));
     await expect(client.allocate(pod(2))).rejects.toThrow(/node full/);
     const ev = await eventually('an AddressExhausted Event', async () =>
       (await nodeEvents(cp, 'node-full')).find((e) => e.reason === 'AddressExhausted'),
