@@ -2,6 +2,7 @@
 // (crd.k8s.amazonaws.com/v1alpha1), AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true and ENI_CONFIG_LABEL_DEF=
 // topology.kubernetes.io/zone steer the node's new interfaces into the ENIConfig's subnet with its security
 // groups; a node without custom networking puts them into its own subnet (the control).
+import { jest } from '@jest/globals';
 import type { TestNode } from '../helpers/daemon.js';
 import { KubeControlPlane, eventually, kubeNode } from '../helpers/kube-apiserver.js';
 

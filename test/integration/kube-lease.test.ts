@@ -1,6 +1,7 @@
 // Cluster-wide chores by one daemon at a time, on a real kube-apiserver: two daemons of one cluster share a
 // cloud; only the holder of the coordination.k8s.io Lease tidepool-sweeper sweeps leaked interfaces. When
 // the holder dies (SIGKILL: no hand-back), the other takes the Lease over after its duration and sweeps.
+import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonProcess, freePort, type TestNode } from '../helpers/daemon.js';

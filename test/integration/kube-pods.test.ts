@@ -1,6 +1,7 @@
 // The pods bound to the node, on a real kube-apiserver: an allocation whose pod was deleted while the daemon
 // was down is released after the restart (once the grace has passed); an allocation whose pod finished
 // (Succeeded) while the daemon runs is released through the watch; a live pod's allocation is kept.
+import { jest } from '@jest/globals';
 import type { TestNode } from '../helpers/daemon.js';
 import { IpamClient } from '../helpers/ipam-client.js';
 import { KubeControlPlane, eventually, kubeNode } from '../helpers/kube-apiserver.js';
