@@ -220,6 +220,7 @@ const envSchema = z.object({
   TIDEPOOL_SIM_INSTANCE_TYPE: str('m5.large'),
   TIDEPOOL_SIM_ENDPOINT: str('/run/tidepool/sim.sock'),
   TIDEPOOL_SIM_INSTANCE_ID: str(''),
+  TIDEPOOL_SIM_ZONE: str(''),
   TIDEPOOL_MANAGE_HOST_NETWORK: bool(true),
   TIDEPOOL_PRIMARY_INTERFACE: str(''),
   // Release allocations whose host veth is gone (a DEL that ran while the daemon was down); auto follows
@@ -228,6 +229,26 @@ const envSchema = z.object({
   TIDEPOOL_ORPHAN_AUDIT_MS: int(60_000, 100, 86_400_000, 'a number of milliseconds'),
   TIDEPOOL_ORPHAN_GRACE_MS: int(60_000, 0, 86_400_000, 'a number of milliseconds'),
   TIDEPOOL_QUARANTINE_MS: int(600_000, 0, 86_400_000, 'a number of milliseconds'),
+  // The Kubernetes API (ipamd/kube/): in-cluster when KUBERNETES_SERVICE_HOST is set, else KUBECONFIG.
+  TIDEPOOL_KUBERNETES: oneOf('auto', ['auto', 'true', 'false'] as const),
+  KUBECONFIG: str(''),
+  KUBERNETES_SERVICE_HOST: str(''),
+  TIDEPOOL_NAMESPACE: str('kube-system'),
+  TIDEPOOL_CNI_CONF_DIR: str(''),
+  TIDEPOOL_CNI_CONFLIST_NAME: str('10-tidepool.conflist').superRefine((v, ctx) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*\.conflist$/.test(v))
+      ctx.addIssue({ code: 'custom', message: 'must be a file name ending in .conflist' });
+  }),
+  TIDEPOOL_CNI_VERSION: oneOf('1.1.0', ['1.1.0', '1.0.0'] as const),
+  TIDEPOOL_CNI_PORTMAP: bool(true),
+  TIDEPOOL_POD_GONE_GRACE_MS: int(60_000, 0, 86_400_000, 'a number of milliseconds'),
+  TIDEPOOL_LEASE_DURATION_MS: int(15_000, 1_000, 600_000, 'a number of milliseconds'),
+  AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: bool(false),
+  // Test/tuning knobs of the leaked-interface sweep (ipamd/sweeper.ts): period, minimum age of an interface.
+  TIDEPOOL_SWEEP_PERIOD_MS: int(3_600_000, 100, 86_400_000, 'a number of milliseconds'),
+  TIDEPOOL_SWEEP_MIN_AGE_MS: int(300_000, 0, 86_400_000, 'a number of milliseconds'),
+  ENI_CONFIG_LABEL_DEF: str('k8s.amazonaws.com/eniConfig'),
+  ENI_CONFIG_ANNOTATION_DEF: str('k8s.amazonaws.com/eniConfig'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -276,6 +297,8 @@ export interface Settings {
     additionalEniTags: Record<string, string>;
     subnetDiscovery: boolean;
     leakedEniCleanup: boolean;
+    sweepPeriodMs: number;
+    sweepMinAgeMs: number;
     ec2Endpoint: string;
     imdsEndpoint: string;
     simInstanceType: string;
@@ -287,6 +310,8 @@ export interface Settings {
       clientId: string;
       armEndpoint: string;
     };
+    /** Zone to launch the sim instance in (default: the sim's choice; on Kubernetes, the Node's zone). */
+    simZone: string;
   };
   daemon: {
     nodeName: string;
@@ -301,6 +326,31 @@ export interface Settings {
     pluginLogFile: string;
     pluginLogLevel: string;
   };
+  kube: KubeSettings;
+}
+
+export interface KubeSettings {
+  /** TIDEPOOL_KUBERNETES resolved: auto = in a cluster (KUBERNETES_SERVICE_HOST) or KUBECONFIG set. */
+  enabled: boolean;
+  /** In-cluster service-account config when set; else the kubeconfig file. */
+  inCluster: boolean;
+  kubeconfig: string;
+  /** MY_NODE_NAME: the Node this daemon reads, marks ready and untaints (its own only). */
+  nodeName: string;
+  /** The daemon's namespace (the sweeper's Lease lives there). */
+  namespace: string;
+  /** Where the conflist is written once the pool can serve; empty: not written. */
+  cniConfDir: string;
+  conflistName: string;
+  cniVersion: '1.1.0' | '1.0.0';
+  portmap: boolean;
+  /** How long a pod must be gone (or finished) before its allocation is released. */
+  podGoneGraceMs: number;
+  leaseDurationMs: number;
+  /** AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: new interfaces use the node's ENIConfig subnet and groups. */
+  customNetwork: boolean;
+  eniConfigLabel: string;
+  eniConfigAnnotation: string;
 }
 
 export interface GrpcLimits {
@@ -365,6 +415,7 @@ export function loadSettings(env: Env = process.env): Settings {
       rule: 'with ENABLE_PREFIX_DELEGATION=true, one of WARM_PREFIX_TARGET, WARM_IP_TARGET, MINIMUM_IP_TARGET must be > 0',
     });
   const podMtu = e.POD_MTU || e.AWS_VPC_ENI_MTU;
+  const kube = kubeSettings(e, env, issues);
   if (issues.length) throw new ConfigError(issues);
   const disabledOr = (off: boolean, addr: string) => (off ? null : addr);
   return {
@@ -405,6 +456,8 @@ export function loadSettings(env: Env = process.env): Settings {
       additionalEniTags: e.ADDITIONAL_ENI_TAGS,
       subnetDiscovery: e.ENABLE_SUBNET_DISCOVERY,
       leakedEniCleanup: !e.DISABLE_LEAKED_ENI_CLEANUP,
+      sweepPeriodMs: e.TIDEPOOL_SWEEP_PERIOD_MS,
+      sweepMinAgeMs: e.TIDEPOOL_SWEEP_MIN_AGE_MS,
       ec2Endpoint: e.AWS_EC2_ENDPOINT || e.AWS_ENDPOINT_URL_EC2,
       imdsEndpoint: e.TIDEPOOL_IMDS_ENDPOINT,
       simInstanceType: e.TIDEPOOL_SIM_INSTANCE_TYPE,
@@ -416,6 +469,7 @@ export function loadSettings(env: Env = process.env): Settings {
         clientId: e.AZURE_CLIENT_ID,
         armEndpoint: e.AZURE_ARM_ENDPOINT.replace(/\/+$/, ''),
       },
+      simZone: e.TIDEPOOL_SIM_ZONE,
     },
     daemon: {
       nodeName: e.MY_NODE_NAME,
@@ -435,6 +489,47 @@ export function loadSettings(env: Env = process.env): Settings {
       pluginLogFile: e.AWS_VPC_K8S_PLUGIN_LOG_FILE,
       pluginLogLevel: e.AWS_VPC_K8S_PLUGIN_LOG_LEVEL,
     },
+    kube,
+  };
+}
+
+function kubeSettings(e: z.infer<typeof envSchema>, env: Env, issues: ConfigIssue[]): KubeSettings {
+  const inCluster = e.KUBERNETES_SERVICE_HOST !== '';
+  const configured = inCluster || e.KUBECONFIG !== '';
+  const enabled = e.TIDEPOOL_KUBERNETES === 'auto' ? configured : e.TIDEPOOL_KUBERNETES === 'true';
+  if (enabled && !configured)
+    issues.push({
+      variable: 'TIDEPOOL_KUBERNETES',
+      value: env.TIDEPOOL_KUBERNETES,
+      rule: 'true needs a cluster: run in a pod (KUBERNETES_SERVICE_HOST) or set KUBECONFIG',
+    });
+  if (enabled && !e.MY_NODE_NAME)
+    issues.push({
+      variable: 'MY_NODE_NAME',
+      value: env.MY_NODE_NAME,
+      rule: 'must name this node (downward API spec.nodeName) when the Kubernetes API is used',
+    });
+  if (e.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG && !enabled)
+    issues.push({
+      variable: 'AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG',
+      value: env.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG,
+      rule: 'custom networking reads ENIConfig objects: it needs the Kubernetes API (TIDEPOOL_KUBERNETES)',
+    });
+  return {
+    enabled,
+    inCluster,
+    kubeconfig: e.KUBECONFIG,
+    nodeName: e.MY_NODE_NAME,
+    namespace: e.TIDEPOOL_NAMESPACE,
+    cniConfDir: e.TIDEPOOL_CNI_CONF_DIR,
+    conflistName: e.TIDEPOOL_CNI_CONFLIST_NAME,
+    cniVersion: e.TIDEPOOL_CNI_VERSION as KubeSettings['cniVersion'],
+    portmap: e.TIDEPOOL_CNI_PORTMAP,
+    podGoneGraceMs: e.TIDEPOOL_POD_GONE_GRACE_MS,
+    leaseDurationMs: e.TIDEPOOL_LEASE_DURATION_MS,
+    customNetwork: e.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG,
+    eniConfigLabel: e.ENI_CONFIG_LABEL_DEF,
+    eniConfigAnnotation: e.ENI_CONFIG_ANNOTATION_DEF,
   };
 }
 

@@ -12,7 +12,11 @@ import { createOrphanAudit, registerOrphanMetric } from './core/orphans.js';
 import { createRecovery, registerRecoveryMetrics, type StateRecovery } from './core/recovery.js';
 import { LeakSweeper } from './cloud/sweeper.js';
 import type { Logger } from './log.js';
-import { DeferredObserver, Metrics } from './serve/metrics.js';
+import { DeferredObserver, Metrics, observers } from './serve/metrics.js';
+import type { KubeIntegration } from './kube/index.js';
+import { loadKubeModule } from './kube/load.js';
+import { ReadinessTracker } from './kube/readiness.js';
+import { noopObserver } from './core/types.js';
 import { createProvider, providerBudget } from './cloud/providers.js';
 import { IpamServer } from './serve/grpc.js';
 import { prepareSocketPath } from './serve/socket.js';
@@ -27,6 +31,10 @@ export interface RunningDaemon {
   metrics: HttpEndpoint | null;
   /** Lost-state recovery; the Kubernetes integration frees quarantined addresses through it. */
   recovery: StateRecovery;
+  /** The node's network readiness (condition, conflist, taint, Status RPC). */
+  readiness: ReadinessTracker;
+  /** The Kubernetes integration (TIDEPOOL_KUBERNETES), with the pod directory recovery uses. */
+  kube: KubeIntegration | null;
   /** Settles when the core is ready (first cloud listing done) or failed to start. */
   ready: Promise<void>;
   stop(graceMs?: number): Promise<void>;
@@ -60,16 +68,22 @@ async function hostNetworkHook(
   };
 }
 
-export async function startDaemon(settings: Settings, logger: Logger): Promise<RunningDaemon> {
-  const d = settings.daemon;
+export async function startDaemon(given: Settings, logger: Logger): Promise<RunningDaemon> {
+  const d = given.daemon;
   // Refuse at once if another daemon serves on the socket, before this one opens a store or calls the cloud.
   await prepareSocketPath(d.socket);
   mkdirSync(d.stateDir, { recursive: true, mode: 0o700 });
   const store = StateStore.open(join(d.stateDir, STATE_FILE));
   const observer = new DeferredObserver();
   let provider: Provider;
+  let kube: KubeIntegration | null = null;
+  let settings = given;
   try {
-    provider = await createProvider(settings, logger);
+    if (given.kube.enabled) {
+      kube = await (await loadKubeModule()).connectKube(given, logger.child({ component: 'kube' }));
+      settings = kube.applyNodeIdentity(given);
+      provider = kube.wrapProvider(await createProvider(settings, logger));
+    } else provider = await createProvider(settings, logger);
   } catch (err) {
     store.close();
     throw err;
@@ -81,13 +95,18 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     settings,
     provider,
     store,
-    observer,
+    observer: observers(observer, {
+      ...noopObserver,
+      poolChanged: () => readiness.poke(),
+      allocateFailed: (reason) => kube?.allocateFailed(reason, core.status().message),
+    }),
     log: logger.child({ component: 'core' }),
     prepareInterface,
     budget: providerBudget(settings),
   });
   // A missing or empty database on a node that has run pods: claims what they hold before the first listing.
   const recovery = await createRecovery({ settings, core, store, logger });
+  const readiness = new ReadinessTracker(core);
   // The store is loaded synchronously here; the cloud listing continues in the background.
   const ready = core.start();
   recovery.claimLoaded();
@@ -103,14 +122,20 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     : null;
 
   // Interfaces that escaped the intent journal: deleted when unattached, tagged for us and old enough.
-  const sweeper = settings.cloud.leakedEniCleanup
-    ? new LeakSweeper({
-        provider,
-        budget: core.budget,
-        clock: core.clock,
-        log: logger.child({ component: 'sweeper' }),
-      })
+  // With Kubernetes, only the holder of the sweeper Lease sweeps (a fresh sweeper per term).
+  const makeSweeper = settings.cloud.leakedEniCleanup
+    ? () =>
+        new LeakSweeper({
+          provider,
+          budget: core.budget,
+          clock: core.clock,
+          log: logger.child({ component: 'sweeper' }),
+          periodMs: settings.cloud.sweepPeriodMs,
+          minAgeMs: settings.cloud.sweepMinAgeMs,
+          firstDelayMs: Math.floor(Math.random() * Math.min(5 * 60_000, settings.cloud.sweepPeriodMs)),
+        })
     : null;
+  const sweeper = makeSweeper && !kube ? makeSweeper() : null;
 
   const server = new IpamServer({
     ipam: core,
@@ -119,6 +144,10 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     vpcCidrs: () => core.reconciler.node?.vpcCidrs ?? [],
     onCall: (method, code, ms) => observer.grpcCall(method, code, ms),
     limits: settings.daemon.grpc,
+    networkStatus: () => {
+      const r = readiness.evaluate();
+      return { ready: r.statusOk, message: r.message };
+    },
   });
   let introspection: HttpEndpoint | null = null;
   let metricsEp: HttpEndpoint | null = null;
@@ -139,6 +168,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
   } catch (err) {
     await orphans?.stop();
     await recovery.stop();
+    await kube?.stop(0);
     await server.shutdown(0);
     await introspection?.close();
     await core.stop();
@@ -156,6 +186,14 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
   );
   orphans?.start(); // after serving: the first audit's `ip` process must not delay the socket
   sweeper?.start();
+  readiness.setServing(true);
+  kube?.start({
+    allocations: () => [...core.pool.allocations.values()].map((a) => core.pool.toAllocation(a)),
+    release: (key, reason) => core.release(key, reason),
+    cloudNode: () => core.reconciler.node,
+    readiness,
+    sweeper: makeSweeper,
+  });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -164,9 +202,14 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<R
     introspection,
     metrics: metricsEp,
     recovery,
+    readiness,
+    kube,
     ready,
     stop: (graceMs = 15_000) =>
       (stopping ??= (async () => {
+        // The node says first that it cannot serve (condition False), then the socket closes.
+        readiness.setStopping();
+        await kube?.stop();
         // Stop accepting, let calls in flight finish (a parked Allocate included), then close the rest.
         const { forced } = await server.shutdown(graceMs);
         if (forced) logger.warn({ graceMs }, 'calls still in flight after the grace period were cancelled');

@@ -52,6 +52,9 @@ const targets = [
   { entry: 'providers/aws/index.ts', out: 'dist/lib/provider-aws.js', external: true },
   // The Azure provider likewise (TIDEPOOL_PROVIDER=azure only): no other node loads the Azure SDK.
   { entry: 'providers/azure/index.ts', out: 'dist/lib/provider-azure.js', external: true },
+  // The Kubernetes integration apart too: only a daemon with TIDEPOOL_KUBERNETES loads client-node
+  // (ipamd/kube/load.ts).
+  { entry: 'ipamd/kube/index.ts', out: 'dist/lib/kube.js', external: true },
 ];
 
 await mkdir('dist/bin', { recursive: true });

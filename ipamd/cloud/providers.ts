@@ -72,6 +72,7 @@ export async function createProvider(settings: Settings, logger: Logger): Promis
         endpoint: settings.cloud.simEndpoint,
         instanceId: settings.cloud.simInstanceId || undefined,
         instanceType: settings.cloud.simInstanceType,
+        zone: settings.cloud.simZone || undefined,
         clusterName: settings.cloud.clusterName || undefined,
       });
     }

@@ -54,6 +54,8 @@ export interface ServerOptions {
   onCall?: (method: string, code: number, ms: number) => void;
   /** Bounds of the socket; the settings' defaults when absent. */
   limits?: GrpcLimits;
+  /** The node's network readiness (ipamd/kube/readiness.ts), answered by Status (CNI STATUS). */
+  networkStatus?: () => { ready: boolean; message: string };
 }
 
 /** Maps an error thrown by validation or the core to the gRPC status the plugin acts on. */
@@ -196,9 +198,10 @@ export class IpamServer {
 
   private statusResponse(): msg.StatusResponse {
     const s = this.ipam.status();
+    const n = this.opts.networkStatus?.() ?? s;
     return {
-      ready: s.ready && !this.shuttingDown,
-      message: this.shuttingDown ? 'shutting down' : s.message,
+      ready: n.ready && !this.shuttingDown,
+      message: this.shuttingDown ? 'shutting down' : n.message,
       free: s.free,
       assigned: s.assigned,
       cooling: s.cooling,
