@@ -321,20 +321,23 @@ export async function realMain(argv: string[]): Promise<number> {
   const cleanup = new Cleanup();
   cleanup.onSignals();
   try {
-    const built = ensureAwsVpcCni(ROOT, (l) => console.log(`# ${l}`));
-    if (built.builtSecs !== undefined) {
-      console.log(
-        `# first build of aws-vpc-cni ${'v1.23.2'}: ${built.builtSecs} s (cached now in ${built.binDir})`,
-      );
-      bench('aws_vpc_cni_first_build', built.builtSecs, 's', 0);
-    } else console.log(`# aws-vpc-cni cached in ${built.binDir} (${built.note})`);
-    if (argv.includes('--self-test')) return await selfTest(built.binDir, cleanup);
-    const podCounts = opt('pods', '30,60').split(',').map(Number);
-    if (podCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 200))
-      throw new Error(`--pods takes pod counts between 1 and 200, comma-separated, not ${opt('pods', '')}`);
     const cnis = opt('cnis', CNIS.join(',')).split(',') as Cni[];
     for (const c of cnis)
       if (!CNIS.includes(c)) throw new Error(`--cnis: unknown CNI ${c} (one of ${CNIS.join(', ')})`);
+    const podCounts = opt('pods', '30,60').split(',').map(Number);
+    if (podCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 200))
+      throw new Error(`--pods takes pod counts between 1 and 200, comma-separated, not ${opt('pods', '')}`);
+    const selfTesting = argv.includes('--self-test');
+    let binDir = '';
+    if (selfTesting || cnis.includes('awsvpccni')) {
+      const built = ensureAwsVpcCni(ROOT, (l) => console.log(`# ${l}`));
+      binDir = built.binDir;
+      if (built.builtSecs !== undefined) {
+        console.log(`# first build of aws-vpc-cni v1.23.2: ${built.builtSecs} s (cached now in ${binDir})`);
+        bench('aws_vpc_cni_first_build', built.builtSecs, 's', 0);
+      } else console.log(`# aws-vpc-cni cached in ${binDir} (${built.note})`);
+    }
+    if (selfTesting) return await selfTest(binDir, cleanup);
     const lat = REALISTIC_LATENCY;
     console.log(
       `# ${podCounts.join(' and ')} pods at once on one ${INSTANCE_TYPE} node with an empty pool, on LocalStack behind the ` +
@@ -348,7 +351,7 @@ export async function realMain(argv: string[]): Promise<number> {
     const results: { cni: Cni; pods: number; f: BurstFigures }[] = [];
     for (const pods of podCounts)
       for (const cni of cnis) {
-        const f = await runBurst(cni, pods, built.binDir, cleanup);
+        const f = await runBurst(cni, pods, binDir, cleanup);
         results.push({ cni, pods, f });
         for (const l of benchLines(cni, pods, f)) console.log(l);
       }
