@@ -380,6 +380,21 @@ export async function startRealAgent(
     ],
     join(binDir, 'aws-k8s-agent'),
   );
+  // What the DaemonSet's init container (cmd/aws-vpc-cni-init) does on the host, here in the node's
+  // namespace: rp_filter loose on the primary interface, TCP early demux on; and IPv4 forwarding, which the
+  // chain's egress-cni turns on (this harness runs aws-cni alone, as the lab runs Tidepool's plugin alone).
+  const sys = await runCommand([
+    'ip',
+    'netns',
+    'exec',
+    node.netns,
+    'sysctl',
+    '-qw',
+    'net.ipv4.conf.eth0.rp_filter=2',
+    'net.ipv4.tcp_early_demux=1',
+    'net.ipv4.ip_forward=1',
+  ]);
+  if (sys.code !== 0) throw new Error(`the node's sysctls for aws-k8s-agent: ${sys.stderr.trim()}`);
   const name = `aws-k8s-agent-${node.name}`;
   const logFile = join(m.stateDir, `${name}.log`);
   const r = record(m, { kind: 'process', name, netns: node.netns });
