@@ -28,6 +28,8 @@ import { alive, runCommand, spawnInNetns } from '../../../lab/netns.js';
 import type { PluginRunner } from '../../../lab/plugin.js';
 
 export const AWS_VPC_CNI_VERSION = 'v1.23.2';
+/** The version string the cached build reports (empty: see encodeAddNetwork). */
+export const BUILT_VERSION_STRING = '';
 /** The agent's hard-coded paths (pkg/ipamd/rpc_handler.go, ipamd.go; cmd/routed-eni-cni-plugin/cni.go). */
 export const AGENT_RUN_DIR = '/var/run/aws-node';
 export const AGENT_LOG_DIR = '/var/log/aws-routed-eni';
@@ -220,7 +222,10 @@ export function encodeAddNetwork(name: string): Buffer {
         IfName: 'eth0',
         NetworkName: 'aws-cni',
         Netns: `/var/run/netns/${name}`,
-        ClientVersion: AWS_VPC_CNI_VERSION,
+        // ipamd refuses a client whose version differs from its own (rpc_handler.go). The build leaves
+        // both binaries' version empty (scripts/build-aws-vpc-cni.sh's -X does not name the variable the
+        // Makefile sets), so its plugin sends "" too; a holder must match.
+        ClientVersion: BUILT_VERSION_STRING,
       }),
     ).finish(),
   );
