@@ -160,6 +160,8 @@ async function labFor(cni: Cni, log: (l: string) => void, cleanup: Cleanup): Pro
     env: cni === 'imitation' ? { TIDEPOOL_COMPARISON_MODE: 'incumbent' } : {},
     cloudArgs: ['--ec2-fidelity'],
     daemon: cni === 'awsvpccni' ? 'none' : 'tidepool',
+    // A Ctrl-C while the lab comes up removes what it made so far.
+    onStarted: (downSoFar) => cleanup.add(`lab ${runId} (coming up)`, downSoFar),
   });
   cleanup.add(`lab ${runId}`, () => lab.down());
   return lab;
@@ -201,6 +203,14 @@ async function runBurst(cni: Cni, pods: number, binDir: string, cleanup: Cleanup
       pool = () => c.call('Status', {}, 2000);
     }
     await settle(pool);
+    // The pods' namespaces first (the runtime makes them before it calls the plugin), so that the burst
+    // starts the moment the pool is empty, before either CNI's pool loop can refill it.
+    const names = Array.from({ length: pods }, (_, i) => `burst-${i + 1}`);
+    const boxes = await createSandboxes(lab, names);
+    const runner = agent?.runner();
+    const fsock = fidelitySocket(lab.manifest);
+    // EC2 calls from here on are the burst's (holding makes none; a pool loop that reacts to it does).
+    const countsBefore = await fidelityCounts(fsock);
     // Take every free address (again, if the pool grew meanwhile), as running pods would hold them.
     let held = 0;
     for (let round = 0; round < 5; round++) {
@@ -211,11 +221,6 @@ async function runBurst(cni: Cni, pods: number, binDir: string, cleanup: Cleanup
     const before = await pool();
     log(`pool before the burst: ${before.free} free, ${before.assigned} assigned, ${before.total} held`);
     if (before.free !== 0) throw new Error(`the pool is not empty before the burst (${before.free} free)`);
-    const names = Array.from({ length: pods }, (_, i) => `burst-${i + 1}`);
-    const boxes = await createSandboxes(lab, names);
-    const runner = agent?.runner();
-    const fsock = fidelitySocket(lab.manifest);
-    const countsBefore = await fidelityCounts(fsock);
     const rand = rng(7);
     const t0 = Date.now();
     const starts = await Promise.all(
