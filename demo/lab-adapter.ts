@@ -36,6 +36,10 @@ export async function bringUpLab(
     env?: Record<string, string>;
     /** Told, before anything is made, how to remove what is made so far (a Ctrl-C during lab up). */
     onStarted?: (downSoFar: () => Promise<void>) => void;
+    /** LocalStack: ['--ec2-fidelity'] puts the EC2 fidelity layer in front of it. */
+    cloudArgs?: string[];
+    /** 'none': no tidepool-ipamd on the nodes (the caller starts another CNI's agent). */
+    daemon?: 'tidepool' | 'none';
   },
 ): Promise<LabHandle> {
   // LocalStack runs inside the lab (its vpc namespace), started by labUp and stopped by labDown; the
@@ -55,7 +59,8 @@ export async function bringUpLab(
     env: o.env ?? {},
     // The sim with the EC2 latencies of cloud-api-figures.md section 7 (the lab's default has none).
     // LocalStack takes no arguments: its latency is its own.
-    cloudArgs: o.provider === 'sim' ? ['--latency=realistic'] : [],
+    cloudArgs: o.cloudArgs ?? (o.provider === 'sim' ? ['--latency=realistic'] : []),
+    daemon: o.daemon,
   });
   const cloud = o.provider === 'sim' ? simLabCloud(m) : localstackLabCloud(m);
   const fabricArgv = [...labCommand(), '_fabric', '--prefix', prefix, '--state-dir', stateDir];

@@ -7,6 +7,9 @@
 //   - one IMDS for every node (lab/localstack-main.ts imds), which answers each request for the instance
 //     whose primary address asked, from LocalStack's view of it.
 // The fabric follows what DescribeNetworkInterfaces reports (PollingEventSource of lab/events.ts).
+// With cloudArgs ['--ec2-fidelity'] the nodes' port 4566 is the EC2 fidelity layer (ec2-fidelity.ts) and
+// LocalStack moves to 127.0.0.1:4567 behind it; the lab's own reads (IMDS, fabric) go to LocalStack
+// directly, so only the nodes' calls are counted, delayed and throttled.
 import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
@@ -35,6 +38,7 @@ function repoRoot(): string {
 const ROOT = repoRoot();
 export const LAB_EC2_PORT = 4566;
 export const LAB_IMDS_PORT = 8169;
+const LAB_UPSTREAM_PORT = 4567;
 const CLUSTER = 'tidepool-lab';
 
 /** An EC2 client that reaches the lab's LocalStack through the Unix-socket bridge. */
@@ -74,6 +78,9 @@ export const localstackLabCloud: CloudFactory = (m: Manifest): LabCloud => {
   const socket = join(m.stateDir, 'ec2.sock');
   const seedFile = join(m.stateDir, 'localstack-seed.json');
   const python = join(ROOT, 'localstack', '.venv', 'bin', 'python');
+  const fidelity = (m.options.cloudArgs ?? []).includes('--ec2-fidelity');
+  const lsPort = fidelity ? LAB_UPSTREAM_PORT : LAB_EC2_PORT;
+  const tsx = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
   let ec2: EC2Client | null = null;
   const client = () => (ec2 ??= labEc2(socket));
   let seeded: SeededCluster | null = null;
@@ -97,7 +104,7 @@ export const localstackLabCloud: CloudFactory = (m: Manifest): LabCloud => {
           FILESYSTEM_ROOT: join(m.stateDir, 'localstack'),
           SERVICES: 'ec2',
           EAGER_SERVICE_LOADING: '1',
-          GATEWAY_LISTEN: `0.0.0.0:${LAB_EC2_PORT}`,
+          GATEWAY_LISTEN: fidelity ? `127.0.0.1:${lsPort}` : `0.0.0.0:${lsPort}`,
           DNS_ADDRESS: '0',
           SKIP_SSL_CERT_DOWNLOAD: '1',
           DISABLE_EVENTS: '1',
@@ -109,7 +116,7 @@ export const localstackLabCloud: CloudFactory = (m: Manifest): LabCloud => {
       },
       {
         name: 'ec2-bridge',
-        argv: ['socat', `UNIX-LISTEN:${socket},fork,unlink-early`, `TCP:127.0.0.1:${LAB_EC2_PORT}`],
+        argv: ['socat', `UNIX-LISTEN:${socket},fork,unlink-early`, `TCP:127.0.0.1:${lsPort}`],
         env: {},
         ready: () =>
           until('LocalStack (EC2)', () => healthy(socket), 120_000, join(m.stateDir, 'localstack.log')),
@@ -119,15 +126,40 @@ export const localstackLabCloud: CloudFactory = (m: Manifest): LabCloud => {
         argv: [
           process.execPath,
           '--import',
-          pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
+          tsx,
           join(ROOT, 'lab', 'localstack-main.ts'),
           'imds',
           `0.0.0.0:${LAB_IMDS_PORT}`,
-          `http://127.0.0.1:${LAB_EC2_PORT}`,
+          `http://127.0.0.1:${lsPort}`,
         ],
         env: {},
         ready: async () => {},
       },
+      ...(fidelity
+        ? [
+            {
+              name: 'ec2-fidelity',
+              argv: [
+                process.execPath,
+                '--import',
+                tsx,
+                join(ROOT, 'lab', 'localstack-main.ts'),
+                'fidelity',
+                `0.0.0.0:${LAB_EC2_PORT}`,
+                `http://127.0.0.1:${lsPort}`,
+                fidelitySocket(m),
+              ],
+              env: {},
+              ready: () =>
+                until(
+                  'the EC2 fidelity layer',
+                  async () => existsSync(fidelitySocket(m)),
+                  30_000,
+                  join(m.stateDir, 'ec2-fidelity.log'),
+                ),
+            },
+          ]
+        : []),
     ],
     vpcCidrs: async () => [(await seedNow()).vpcCidr],
     launchInstance: async (instanceType: string, nodeName: string): Promise<LaunchedInstance> => {
@@ -176,6 +208,11 @@ export const localstackLabCloud: CloudFactory = (m: Manifest): LabCloud => {
       ),
   };
 };
+
+/** The fidelity layer's Unix socket (GET /_fidelity/counts), reachable from any namespace. */
+export function fidelitySocket(m: Manifest): string {
+  return join(m.stateDir, 'ec2-fidelity.sock');
+}
 
 async function listAttached(ec2: EC2Client, s: SeededCluster): Promise<InterfaceSnapshot[]> {
   const out = await ec2.send(

@@ -52,8 +52,11 @@ export interface LabOptions {
   provider: string;
   /** Extra environment for every daemon (e.g. WARM_IP_TARGET=1). */
   env: Record<string, string>;
-  /** Extra arguments for the cloud's server (sim: e.g. --latency realistic --latency-scale 0.1). */
+  /** Extra arguments for the cloud's server (sim: e.g. --latency realistic --latency-scale 0.1;
+   *  localstack: --ec2-fidelity). */
   cloudArgs?: string[];
+  /** 'none': the nodes get no tidepool-ipamd (another CNI's agent is started on them instead). */
+  daemon?: 'tidepool' | 'none';
 }
 
 export interface Manifest {

@@ -97,12 +97,23 @@ export function readConflist(node: NodeRecord): Conflist {
   return JSON.parse(readFileSync(join(node.dir, '10-tidepool.conflist'), 'utf8')) as Conflist;
 }
 
+/** Another CNI's plugin run the same way (the benchmarks' real AWS VPC CNI): how to exec it, its list. */
+export interface PluginRunner {
+  /** argv that runs the plugin inside the node's namespaces. */
+  argv: string[];
+  conflist: Conflist;
+  cniPath: string;
+}
+
 /** Runs the plugin in the node's namespace; returns its parsed stdout, throws PluginError on failure. */
-export async function runPlugin(node: NodeRecord, call: PluginCall): Promise<any> {
-  const stdin = pluginConfig(readConflist(node), 0, call.prevResult ? { prevResult: call.prevResult } : {});
-  const r = await runCommand(['ip', 'netns', 'exec', node.netns, binary('plugin')], {
+export async function runPlugin(node: NodeRecord, call: PluginCall, runner?: PluginRunner): Promise<any> {
+  const list = runner?.conflist ?? readConflist(node);
+  const stdin = pluginConfig(list, 0, call.prevResult ? { prevResult: call.prevResult } : {});
+  const env = pluginEnv(call);
+  if (runner) env.CNI_PATH = runner.cniPath;
+  const r = await runCommand(runner?.argv ?? ['ip', 'netns', 'exec', node.netns, binary('plugin')], {
     input: stdin,
-    env: pluginEnv(call),
+    env,
     timeoutMs: 60_000,
   });
   if (r.code !== 0) throw new PluginError(call.command, r.code, r.stdout || r.stderr);

@@ -128,6 +128,12 @@ export async function labUp(ctx: UpContext): Promise<void> {
     await addInternetReturnRoute(names.internet, node.primaryAddress);
   }
 
+  if (m.options.daemon === 'none') {
+    // Another CNI's agent is started on the nodes by the caller (the benchmarks' real AWS VPC CNI).
+    m.ready = true;
+    writeManifest(m);
+    return;
+  }
   const daemon = binary('daemon');
   for (const node of m.nodes) {
     const env = daemonEnv(m, node, cloud);

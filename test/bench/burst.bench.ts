@@ -4,6 +4,7 @@
 // tick) on the same lab recipe, in the same run. Prints BENCH lines; never fails on a timing.
 //
 //   npm run bench -- burst [--pods 60] [--instance-type m5.4xlarge]
+//   npm run bench -- burst --incumbent real [--self-test]   (the real AWS VPC CNI: lib/burst-real.ts)
 //
 // How the pool is made empty: the lab node comes up with the default warm target and its pool settles;
 // the benchmark then takes every free address with Allocate calls over the daemon's gRPC socket (as
@@ -31,6 +32,7 @@ import { preflight, PreflightError } from '../../demo/preflight.js';
 import { rng } from './lib/churn-workload.js';
 import { KUBELET_BACKOFF_MS, KUBELET_JITTER, startLikeKubelet, type PodStart } from './lib/kubelet-retry.js';
 import { bench, quantile, sum } from './lib/stats.js';
+import { realMain } from './lib/burst-real.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -254,7 +256,8 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+// --incumbent real: the real AWS VPC CNI beside Tidepool and the imitation (lib/burst-real.ts).
+(arg('incumbent', '') === 'real' ? realMain(process.argv.slice(2)) : main()).then(
   (code) => process.exit(code),
   (err) => {
     console.error(err instanceof PreflightError ? err.message : err);

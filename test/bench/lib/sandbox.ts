@@ -7,7 +7,7 @@ import type { LabHandle } from '../../../demo/lab-adapter.js';
 import { writeManifest, type NodeRecord } from '../../../lab/manifest.js';
 import { labNames } from '../../../lab/names.js';
 import { createNetns } from '../../../lab/netns.js';
-import { runPlugin } from '../../../lab/plugin.js';
+import { runPlugin, type PluginRunner } from '../../../lab/plugin.js';
 import { fabricOwns } from '../../../lab/pod.js';
 
 export interface Sandbox {
@@ -37,14 +37,13 @@ export async function addInSandbox(
   node: NodeRecord,
   box: Sandbox,
   timeoutMs = 30_000,
+  runner?: PluginRunner,
 ): Promise<string> {
-  const result = await runPlugin(node, {
-    command: 'ADD',
-    containerId: box.containerId,
-    netns: box.netns,
-    ifname: 'eth0',
-    podName: box.name,
-  });
+  const result = await runPlugin(
+    node,
+    { command: 'ADD', containerId: box.containerId, netns: box.netns, ifname: 'eth0', podName: box.name },
+    runner,
+  );
   const address = String(result?.ips?.[0]?.address ?? '').split('/')[0];
   if (!address) throw new Error(`the plugin's result has no address: ${JSON.stringify(result)}`);
   const deadline = Date.now() + timeoutMs;
