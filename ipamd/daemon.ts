@@ -194,6 +194,22 @@ export async function startDaemon(given: Settings, logger: Logger): Promise<Runn
     readiness,
     sweeper: makeSweeper,
   });
+  // Lost state on Kubernetes: once the pod list is in, a quarantined address that no pod of this node holds
+  // is free at once instead of after the grace.
+  if (kube) {
+    const k = kube;
+    void k.pods
+      .whenSynced()
+      .then(async () => {
+        const inUse = k.pods.podsInUse();
+        const free = recovery
+          .quarantined()
+          .map((q) => q.address)
+          .filter((a) => !inUse.has(a));
+        if (free.length) await recovery.free(free, 'no pod of this node holds it (Kubernetes pod list)');
+      })
+      .catch((err) => logger.warn({ err }, 'freeing quarantined addresses by the pod list failed'));
+  }
 
   let stopping: Promise<void> | undefined;
   return {
