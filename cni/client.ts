@@ -1,8 +1,9 @@
 // A lean unary gRPC client over the daemon's Unix socket: loading @grpc/grpc-js would cost the plugin
 // ~35 ms of start-up per pod, node:http2 ~20 ms of CPU; it runs on cni/http2 (a minimal HTTP/2 client over
-// node:net, cni/sys/unix-socket.ts). Messages are encoded and decoded only through proto/ (codec.ts). It speaks the gRPC-over-HTTP/2 wire protocol (a POST to /<service>/<method>, content-type
+// node:net, cni/sys/unix-socket.ts). Messages are encoded and decoded only through proto/ (codec.ts, on the
+// code generated from tidepool.proto). It speaks the gRPC-over-HTTP/2 wire protocol (a POST to /<service>/<method>, content-type
 // application/grpc, each message prefixed by a compression flag and a 4-byte length; the status in the
-// grpc-status/grpc-message trailers) with the hand codec of proto/.
+// grpc-status/grpc-message trailers).
 import { decode, encode } from '../proto/codec.js';
 import { HEALTH_SERVICE, methods, schemas, SERVICE, type MethodName } from '../proto/messages.js';
 import type * as msg from '../proto/messages.js';

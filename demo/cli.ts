@@ -34,7 +34,6 @@ export async function runDemo(argv: string[]): Promise<number> {
     return err.exitCode;
   }
 
-  if (opts.provider === 'localstack') quietSdkNodeNotice();
   const out = process.stdout;
   const display = new ProgressDisplay(out, { tty: out.isTTY && !opts.plain });
   const say = (line: string) => display.log(line);
@@ -106,19 +105,4 @@ export async function runDemo(argv: string[]): Promise<number> {
       else if (made) out.write('removed: no namespace, process or file of the demo is left.\n');
     }
   }
-}
-
-/**
- * The lab launches its LocalStack instances with the AWS SDK in this process, and the SDK warns on
- * stderr that its releases after January 2027 will need Node 22. That is about future SDK versions,
- * not this run (Tidepool pins Node 20 and a current SDK), and it would read as a demo failure: drop
- * that one notice, let every other warning through.
- */
-function quietSdkNodeNotice(): void {
-  const emit = process.emitWarning.bind(process) as (...a: unknown[]) => void;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (text.startsWith('NodeVersionSupportWarning')) return;
-    emit(warning, ...rest);
-  }) as typeof process.emitWarning;
 }

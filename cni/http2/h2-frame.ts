@@ -1,6 +1,6 @@
-// HTTP/2 framing (RFC 9113 section 4 and 6) shared by the plugin's client (cni/http2/connection.ts) and the
-// daemon's server (ipamd/h2-server.ts): both speak only the part of HTTP/2 that unary gRPC over a local
-// socket needs, without node:http2's per-stream objects.
+// HTTP/2 framing (RFC 9113 section 4 and 6) for the plugin's client (cni/http2/connection.ts): only the part
+// of HTTP/2 that one unary gRPC call over a local socket needs, without node:http2's per-stream objects.
+// (The daemon serves with @grpc/grpc-js on node:http2.)
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 

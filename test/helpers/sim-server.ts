@@ -18,7 +18,7 @@ export function bundleSimServer(dir: string): Promise<string> {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node24',
     packages: 'external',
     logLevel: 'warning',
   }).then(() => join(dir, 'tidepool-sim.mjs'));

@@ -1,4 +1,4 @@
-// The plugin's lean node:http2 gRPC client against the daemon's real gRPC server (grpc-js, the hand codec)
+// The plugin's lean gRPC client against the daemon's real gRPC server (grpc-js, the generated contract)
 // on a Unix socket, with the small in-memory Ipam of the edge tests behind it.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
