@@ -90,7 +90,9 @@ function unary<Req, Res>(
     requestDeserialize: (buf: Buffer) => {
       try {
         checkUtf8(typeName, buf);
-        return decode<Req>(request, buf);
+        // The message object itself: every field reads as its value or its proto3 default (defaults live
+        // on the generated prototype), without the copy into a plain object that decode() makes.
+        return request.decode(buf) as Req;
       } catch (err) {
         return new InvalidMessage((err as Error).message);
       }

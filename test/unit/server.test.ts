@@ -159,6 +159,7 @@ describe('gRPC server', () => {
     expect(await client.healthCheck()).toEqual({ status: 1 });
     expect(await client.healthCheck('tidepool.v1.Ipam')).toEqual({ status: 1 });
     ipam.ready = false;
+    await new Promise((r) => setTimeout(r, 250)); // health follows readiness within its refresh period
     expect(await client.healthCheck()).toEqual({ status: 2 });
     expect((await refusal(client.healthCheck('other.Service'))).code).toBe(grpcStatus.NOT_FOUND);
   });
