@@ -119,7 +119,7 @@ export interface BuiltImage {
 /** The OCI image layout archive of one single-layer linux/amd64 image. */
 export function ociArchive(spec: ImageSpec): BuiltImage {
   const layerTar = tar(spec.entries, spec.epoch);
-  const layer = gzipSync(layerTar, { level: 9 });
+  const layer = gzipSync(layerTar, { level: 6 });
   const created = new Date(spec.epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
   const config = Buffer.from(
     JSON.stringify({

