@@ -7,7 +7,7 @@
 # a small wrapper module requires it and pins every replaced module to the matching v0.x release (the list
 # is generated from the upstream go.mod, so a version bump is one edit). etcd's go.mod has replace
 # directives too, so it gets a wrapper of its own; helm and crictl install directly.
-# Idempotent: a binary already present is not rebuilt; the first build on a 2-core machine takes ~30 min
+# Idempotent: a binary already present is not rebuilt; the first build on a 2-core machine took 59 min (loaded)
 # (kube-apiserver alone ~19 min), a run with everything present takes well under a second.
 # Usage: scripts/k8s/build.sh [--print-bin]   (the module and build caches live under $TIDEPOOL_K8S_CACHE/go)
 set -euo pipefail
