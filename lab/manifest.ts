@@ -54,6 +54,8 @@ export interface LabOptions {
   env: Record<string, string>;
   /** Extra arguments for the cloud's server (sim: e.g. --latency realistic --latency-scale 0.1). */
   cloudArgs?: string[];
+  /** A Kubernetes control plane in the vpc namespace with Tidepool's chart installed (lab/k8s/lab.ts). */
+  kubernetes?: boolean;
 }
 
 export interface Manifest {

@@ -248,7 +248,7 @@ current-context: lab
     );
     if (opts.apiOnly) return;
     const kcm = this.kubeconfig(join(d, 'controller-manager.kubeconfig'), { cert: 'controller-manager' });
-    this.start('kube-controller-manager', [
+    const kcmProc = this.start('kube-controller-manager', [
       'kube-controller-manager',
       `--kubeconfig=${kcm}`,
       `--authentication-kubeconfig=${kcm}`,
@@ -260,7 +260,7 @@ current-context: lab
       '--use-service-account-credentials=true',
       `--cluster-signing-cert-file=${p}/ca.crt`,
       `--cluster-signing-key-file=${p}/ca.key`,
-      '--controllers=*,-nodeipam,-route,-service,-cloud-node-lifecycle',
+      '--controllers=*,-nodeipam',
     ]);
     const sch = this.kubeconfig(join(d, 'scheduler.kubeconfig'), { cert: 'scheduler' });
     this.start('kube-scheduler', [
@@ -276,6 +276,7 @@ current-context: lab
       'kube-controller-manager',
       () => this.kubectl(['get', 'sa', 'default']).status === 0,
       120_000,
+      kcmProc,
     );
   }
 
