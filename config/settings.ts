@@ -204,7 +204,7 @@ const envSchema = z.object({
   TIDEPOOL_GRPC_MAX_CONNECTIONS: int(64, 1, 65536, 'a number of connections'),
   TIDEPOOL_GRPC_IDLE_TIMEOUT_MS: int(30_000, 100, 86_400_000, 'a number of milliseconds'),
   TIDEPOOL_GRPC_CONNECTION_MEMORY_MIB: int(4, 1, 1024, 'a number of MiB'),
-  TIDEPOOL_GRPC_MAX_MESSAGE_BYTES: int(1 << 20, 1024, 64 << 20, 'a number of bytes'),
+  TIDEPOOL_GRPC_MAX_MESSAGE_BYTES: int(1_048_576, 1024, 67_108_864, 'a number of bytes'),
   TIDEPOOL_GRPC_MAX_CONCURRENT_STREAMS: int(128, 1, 65536, 'a number of streams'),
   TIDEPOOL_STATE_DIR: str('/var/run/tidepool'),
   TIDEPOOL_INTROSPECTION_ADDR: hostPort('127.0.0.1:61679'),

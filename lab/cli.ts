@@ -16,16 +16,20 @@ import { localstackLabCloud } from './localstack-cloud.js';
 import { simLabCloud } from './sim-cloud.js';
 import { formatStatus, labStatus } from './status.js';
 import { labUp } from './up.js';
+import { requireK8sBinaries } from './k8s/control-plane.js';
+import { k8sLabUp, labKubectl } from './k8s/lab.js';
 
 export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
   up [--nodes N] [--instance-type T] [--policy aws-compatible|adaptive] [--env KEY=VALUE]...
-     [--cloud-arg ARG]...  build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
+     [--cloud-arg ARG]... [--kubernetes]
+                           build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
                            (--env goes to every daemon; --cloud-arg to the sim, e.g. --latency=realistic)
   pod add NODE NAME        a pod namespace wired by the real plugin on NODE
   pod del NODE NAME        the plugin's DEL, then the namespace goes
   exec NODE|POD|vpc|internet -- CMD...
                            run CMD in that namespace
   status [--json]          nodes, interfaces the fabric routes, pods
+  kubectl -- ARGS...       kubectl against the lab's Kubernetes (lab up --kubernetes)
   down                     remove every namespace, process and file of the lab`;
 
 class UsageError extends Error {}
@@ -46,7 +50,7 @@ const VALUE_FLAGS = new Set([
   '--env',
   '--provider',
 ]);
-const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
+const BOOL_FLAGS = new Set(['--json', '--help', '-h', '--kubernetes']);
 
 function parse(argv: string[]): Parsed {
   const out: Parsed = { positional: [], flags: new Map(), rest: [] };
@@ -142,6 +146,8 @@ export async function runLab(argv: string[]): Promise<number> {
         if (args.length !== 1 || p.rest.length === 0)
           throw new UsageError('usage: lab exec NODE|POD|vpc|internet -- CMD...');
         return await exec(readManifest(stateDir), args[0], p.rest);
+      case 'kubectl':
+        return labKubectl(readManifest(stateDir), [...args, ...p.rest]);
       case 'status': {
         const s = labStatus(readManifest(stateDir));
         process.stdout.write((p.flags.has('--json') ? JSON.stringify(s, null, 2) : formatStatus(s)) + '\n');
@@ -174,6 +180,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
   const policy = flag(p, '--policy') ?? 'aws-compatible';
   // Refuse bad daemon settings now, not after building half a lab and waiting for daemons that exit.
   loadSettings({ TIDEPOOL_POOL_POLICY: policy, ...env });
+  if (p.flags.has('--kubernetes')) requireK8sBinaries();
   const self = selfCommand(argv);
   const m = createManifest(stateDir, prefix, {
     nodes: intFlag(p, '--nodes', 2, 1, 16),
@@ -182,6 +189,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
     provider,
     env,
     cloudArgs: p.flags.get('--cloud-arg') ?? [],
+    kubernetes: p.flags.has('--kubernetes'),
   });
   try {
     await withLabLock(stateDir, () =>
@@ -190,7 +198,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
         cloud: cloudFor(m),
         fabricArgv: [...self, '_fabric', '--prefix', prefix, '--state-dir', stateDir],
         log,
-      }),
+      }).then(() => (m.options.kubernetes ? k8sLabUp(m, log) : undefined)),
     );
   } catch (e) {
     // What was created stays for inspection (logs in the state directory); down removes all of it.

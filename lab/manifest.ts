@@ -57,6 +57,8 @@ export interface LabOptions {
   cloudArgs?: string[];
   /** 'none': the nodes get no tidepool-ipamd (another CNI's agent is started on them instead). */
   daemon?: 'tidepool' | 'none';
+  /** A Kubernetes control plane in the vpc namespace with Tidepool's chart installed (lab/k8s/lab.ts). */
+  kubernetes?: boolean;
 }
 
 export interface Manifest {

@@ -3,7 +3,7 @@
 // network namespace, or — when `netns` is given — inside that named namespace (`ip -n`, `ip netns exec`).
 // Tests use `netns` so they never touch the namespace they run in.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 
 export class HostNetError extends Error {
   constructor(
@@ -101,6 +101,9 @@ export class HostExec {
     }
     for (const [k, v] of entries) {
       const path = '/proc/sys/' + k;
+      // A value already set (by the chart's privileged init container) is not written again: in a
+      // non-privileged container /proc/sys is read-only.
+      if ((await readFile(path, 'utf8').catch(() => '')).trim() === v) continue;
       try {
         await writeFile(path, v);
       } catch (e) {
