@@ -42,11 +42,25 @@ describe('tidepool-ipamd process', () => {
     expect(existsSync(n.daemon.stateDir)).toBe(false);
   });
 
-  test('TIDEPOOL_PROVIDER=azure fails with a clear message and exit 1', async () => {
-    const n = await node({ start: false, env: { TIDEPOOL_PROVIDER: 'azure' } });
+  test('TIDEPOOL_PROVIDER=azure with no Azure IMDS to answer: the daemon says so, serves NOT_SERVING, keeps trying', async () => {
+    // A closed loopback port stands for the missing IMDS: nothing leaves the machine.
+    const n = await node({
+      start: false,
+      env: { TIDEPOOL_PROVIDER: 'azure', TIDEPOOL_IMDS_ENDPOINT: 'http://127.0.0.1:1' },
+    });
     const p = n.daemon.spawn();
-    expect((await p.exited).code).toBe(1);
-    expect(p.log()).toContain('the Azure provider is not available in this build');
+    await n.daemon.waitServing({ serving: false });
+    const client = new IpamClient(n.daemon.socket);
+    try {
+      expect(await client.healthCheck()).toEqual({ status: 2 });
+      for (let i = 0; i < 200 && !/Azure IMDS is unreachable/.test(p.log()); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(p.log()).toMatch(/Azure IMDS is unreachable/);
+      expect(p.alive).toBe(true);
+    } finally {
+      client.close();
+    }
+    expect((await n.daemon.proc.stop()).code).toBe(0);
   });
 
   test('serves Allocate from the sim, shows it in introspection and metrics, survives a restart', async () => {
