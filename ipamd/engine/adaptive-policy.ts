@@ -138,7 +138,7 @@ export function grow(
 }
 
 /** Least used non-primary interfaces first, so that releases empty whole interfaces. */
-function releaseOrder(input: PlanInput): PoolInterface[] {
+export function releaseOrder(input: PlanInput): PoolInterface[] {
   return [...input.state.interfaces].sort(
     (a, b) =>
       Number(a.primary) - Number(b.primary) ||

@@ -7,7 +7,7 @@
 // too). It grows only for requests that are waiting. Cooling addresses stay until their cooldown ends
 // (reusing one at once is the risk the cooldown exists for). Pure: no I/O, no clock.
 
-import { ADAPTIVE_LOOKAHEAD_MS, grow } from './adaptive-policy.js';
+import { ADAPTIVE_LOOKAHEAD_MS, grow, releaseOrder } from './adaptive-policy.js';
 import {
   isCooling,
   MIN_ENI_LIFETIME_MS,
@@ -76,16 +76,6 @@ export function planScarce(input: PlanInput): PoolAction[] {
     actions.push({ kind: 'detach', interfaceId: empty.id });
   }
   return actions;
-}
-
-/** Least used non-primary interfaces first, so that releases empty whole interfaces. */
-function releaseOrder(input: PlanInput): PoolInterface[] {
-  return [...input.state.interfaces].sort(
-    (a, b) =>
-      Number(a.primary) - Number(b.primary) ||
-      interfaceCounts(a, input.now).assigned - interfaceCounts(b, input.now).assigned ||
-      b.deviceNumber - a.deviceNumber,
-  );
 }
 
 /** A non-primary interface with no pod and nothing cooling, old enough, whose loss keeps the buffer. */
