@@ -148,7 +148,7 @@ export function releaseOrder(input: PlanInput): PoolInterface[] {
 }
 
 /** An interface with no pods and nothing cooling, old enough, whose loss keeps the pool at target. */
-function idleInterface(input: PlanInput, target: number): PoolInterface | null {
+export function idleInterface(input: PlanInput, target: number): PoolInterface | null {
   const s = poolStats(input);
   for (const iface of [...input.state.interfaces].sort((a, b) => b.deviceNumber - a.deviceNumber)) {
     if (iface.primary || input.now - iface.attachedAt < MIN_ENI_LIFETIME_MS) continue;

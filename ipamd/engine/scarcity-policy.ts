@@ -7,16 +7,9 @@
 // too). It grows only for requests that are waiting. Cooling addresses stay until their cooldown ends
 // (reusing one at once is the risk the cooldown exists for). Pure: no I/O, no clock.
 
-import { ADAPTIVE_LOOKAHEAD_MS, grow, releaseOrder } from './adaptive-policy.js';
-import {
-  isCooling,
-  MIN_ENI_LIFETIME_MS,
-  type PlanInput,
-  type PoolAction,
-  type PoolInterface,
-  PREFIX_SIZE,
-} from './model.js';
-import { interfaceCounts, isPrefixFree, poolStats, prefixUse } from './stats.js';
+import { ADAPTIVE_LOOKAHEAD_MS, grow, idleInterface, releaseOrder } from './adaptive-policy.js';
+import { isCooling, type PlanInput, type PoolAction, PREFIX_SIZE } from './model.js';
+import { isPrefixFree, poolStats, prefixUse } from './stats.js';
 
 /** Releases under scarcity at most this often (the non-scarce gap is DECREASE_INTERVAL_MS, 30 s). */
 export const SCARCE_RELEASE_GAP_MS = 5_000;
@@ -69,26 +62,11 @@ export function planScarce(input: PlanInput): PoolAction[] {
       }
     }
   }
-  const empty = emptyInterface(input);
+  const empty = idleInterface(input, scarceBuffer(input)); // one whose loss keeps the buffer
   if (empty) {
     const i = actions.findIndex((a) => a.kind === 'release' && a.interfaceId === empty.id);
     if (i >= 0) actions.splice(i, 1);
     actions.push({ kind: 'detach', interfaceId: empty.id });
   }
   return actions;
-}
-
-/** A non-primary interface with no pod and nothing cooling, old enough, whose loss keeps the buffer. */
-function emptyInterface(input: PlanInput): PoolInterface | null {
-  const s = poolStats(input);
-  const keep = scarceBuffer(input);
-  for (const iface of [...input.state.interfaces].sort((a, b) => b.deviceNumber - a.deviceNumber)) {
-    if (iface.primary || input.now - iface.attachedAt < MIN_ENI_LIFETIME_MS) continue;
-    const c = interfaceCounts(iface, input.now);
-    if (c.assigned > 0 || c.cooling > 0) continue;
-    if (s.free - c.free < keep) continue;
-    if (s.total - c.total < input.targets.minimumIpTarget) continue;
-    return iface;
-  }
-  return null;
 }
