@@ -15,4 +15,5 @@ source scripts/node-env.sh
 npm run --silent build
 export GOBIN="$PWD/.cache/gobin"
 export PATH="$GOBIN:$PATH"
-exec node --import tsx "test/bench/$name.bench.ts" "$@"
+# The bench runs in a network namespace of its own with only loopback (scripts/isolated.sh).
+exec bash scripts/isolated.sh node --import tsx "test/bench/$name.bench.ts" "$@"

@@ -13,4 +13,5 @@ npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 export GOBIN="$PWD/.cache/gobin"
 export PATH="$GOBIN:$PATH"
 echo "tidepool tests: node $(node --version) ($(command -v node))"
-NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"
+# Every test runs in a network namespace of its own with only loopback (scripts/isolated.sh).
+NODE_OPTIONS=--experimental-vm-modules bash scripts/isolated.sh npx jest --maxWorkers=2 "$@"

@@ -5,6 +5,7 @@
 // layout archive (images/lib/oci.ts). Reproducible: fixed mtimes (SOURCE_DATE_EPOCH), sorted entries, owner
 // 0:0, so the same inputs give the same digest. images/tidepool/Dockerfile builds the same contents.
 // Usage: node --import tsx images/tidepool/build.ts [--out FILE] [--name localhost/tidepool:0.1.0]
+//        ... build.ts --fetch   (only download the .debs into the cache; setup does it)
 // Prints the image digest. Needs `npm run build` first and grpc-health-probe (scripts/setup.d/60-image.sh).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -74,16 +75,25 @@ export function debianPackages(): { name: string; version: string }[] {
   const names = [...new Set(out.split('\n').filter((l) => l && !l.startsWith(' ') && !l.startsWith('<')))]
     .filter((n) => !SKIP.has(n))
     .sort();
+  // One apt-cache call for all of them: its answer is one "<name>:" block per package, in order.
+  const candidates = new Map<string, string>();
+  let current = '';
+  for (const line of run('apt-cache', ['policy', ...names]).split('\n')) {
+    const head = /^(\S+):$/.exec(line);
+    if (head) current = head[1];
+    const m = /^\s+Candidate: (\S+)/.exec(line);
+    if (m && current) candidates.set(current, m[1]);
+  }
   return names.map((name) => {
-    const policy = run('apt-cache', ['policy', name]);
-    const m = /Candidate: (\S+)/.exec(policy);
-    if (!m || m[1] === '(none)') throw new Error(`apt has no candidate for ${name} (run apt-get update)`);
-    return { name, version: m[1] };
+    const version = candidates.get(name);
+    if (!version || version === '(none)')
+      throw new Error(`apt has no candidate for ${name} (run apt-get update)`);
+    return { name, version };
   });
 }
 
 /** Downloads (once, into the cache) and returns the .deb files of the packages. */
-function fetchDebs(pkgs: { name: string; version: string }[]): string[] {
+export function fetchDebs(pkgs: { name: string; version: string }[]): string[] {
   const dir = join(IMAGE_CACHE, 'debs');
   mkdirSync(dir, { recursive: true });
   const files = () => readdirSync(dir);
@@ -200,6 +210,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const i = process.argv.indexOf(k);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
+  if (process.argv.includes('--fetch')) {
+    // For setup: the .debs into the cache now, so that a build later (in a test, offline) needs no network.
+    console.log(`${fetchDebs(debianPackages()).length} packages in ${join(IMAGE_CACHE, 'debs')}`);
+    process.exit(0);
+  }
   const appDir = arg('--app-dir');
   if (appDir) {
     // For the Dockerfile: the same /app tree, into a directory of the build context.
