@@ -11,7 +11,16 @@ if [ ! -x "$GOBIN/grpcurl" ]; then
   log "go install grpcurl@v1.9.4"
   (cd /tmp && GOFLAGS=-mod=mod go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4)
 fi
-if [ ! -x "$GOBIN/grpc-health-probe" ]; then
-  log "go install grpc-health-probe@v0.4.62"
-  (cd /tmp && GOFLAGS=-mod=mod go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.62)
+# One grpc-health-probe for both: built once into the cache the chart's image takes it from
+# (scripts/setup.d/60-image.sh), and linked into GOBIN for the tests.
+GHP_VERSION=0.4.63
+GHP_DIR=/var/cache/tidepool/image/grpc-health-probe-v$GHP_VERSION
+if [ ! -x "$GHP_DIR/grpc-health-probe" ]; then
+  log "go install grpc-health-probe@v$GHP_VERSION"
+  mkdir -p "$GHP_DIR"
+  (cd /tmp && CGO_ENABLED=0 GOFLAGS=-mod=mod GOBIN=$GHP_DIR go install -trimpath -ldflags "-s -w" \
+    "github.com/grpc-ecosystem/grpc-health-probe@v$GHP_VERSION")
+fi
+if [ "$(readlink "$GOBIN/grpc-health-probe" 2>/dev/null)" != "$GHP_DIR/grpc-health-probe" ]; then
+  ln -sfn "$GHP_DIR/grpc-health-probe" "$GOBIN/grpc-health-probe"
 fi
