@@ -147,7 +147,7 @@ export class Reconciler {
       for (const id of [...this.o.pool.interfaces.keys()]) this.o.pool.removeInterface(id);
     }
     store.setInstanceId(this.node.instanceId);
-    this.capacity = poolCapacity(this.node.limits, this.o.settings.pool);
+    this.capacity = poolCapacity(this.node.limits, this.o.settings.pool, this.o.pool.skipPrimary);
     await this.resync();
   }
 

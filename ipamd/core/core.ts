@@ -79,7 +79,7 @@ export class IpamCore implements Ipam {
     this.store = opts.store;
     this.observer = opts.observer ?? noopObserver;
     this.log = opts.log ?? silentCoreLogger;
-    this.pool = new NodePool(this.store, this.clock);
+    this.pool = new NodePool(this.store, this.clock, opts.settings.kube.customNetwork);
     this.budget = new CloudBudget({ ...opts.budget, clock: this.clock, observer: this.observer });
     const incumbent = opts.settings.pool.comparisonMode === 'incumbent';
     this.subnets = new SubnetWatch(incumbent ? 0 : opts.settings.pool.scarcityPercent);

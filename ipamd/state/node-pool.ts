@@ -46,10 +46,22 @@ export class NodePool {
    */
   onAdded?: (interfaceId: string, ips: string[]) => void;
 
+  /**
+   * @param skipPrimary custom networking (AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG): the primary interface is never
+   *   a pod's, as with the incumbent (GetAllocatableENIs(skipPrimary), reference aws-vpc-cni.md 3.4): the
+   *   engine does not see it, so it is never topped up, and no Allocate takes an address from it. Addresses
+   *   it already holds stay where they are; pods already on them keep them.
+   */
   constructor(
     private readonly store: StateStore,
     private readonly clock: Clock,
+    readonly skipPrimary = false,
   ) {}
+
+  /** May pods get addresses of this interface (and may the engine plan for it)? */
+  private usable(iface: LiveInterface): boolean {
+    return !iface.detaching && !(this.skipPrimary && iface.primary);
+  }
 
   /** Rebuilds memory from the store (on start). */
   load(): void {
@@ -178,7 +190,7 @@ export class NodePool {
   pickFree(now: number): LiveAddress | null {
     let best: LiveInterface | null = null;
     for (const iface of this.interfaces.values()) {
-      if (iface.detaching) continue;
+      if (!this.usable(iface)) continue;
       this.promote(iface, now);
       if (iface.free.size === 0) continue;
       if (
@@ -277,7 +289,7 @@ export class NodePool {
       total += iface.addresses.size;
       assigned += iface.assigned;
       cooling += iface.cooling.size;
-      if (!iface.detaching) free += iface.free.size;
+      if (this.usable(iface)) free += iface.free.size;
     }
     return { free, assigned, cooling, total };
   }
@@ -292,11 +304,12 @@ export class NodePool {
     return t;
   }
 
-  /** The engine's view: usable interfaces and addresses (nothing being released or detached). */
+  /** The engine's view: usable interfaces and addresses (nothing being released or detached; no primary
+   * interface under custom networking). */
   toPlanState(): PoolState {
     const interfaces: PoolInterface[] = [];
     for (const iface of this.interfaces.values()) {
-      if (iface.detaching) continue;
+      if (!this.usable(iface)) continue;
       const addresses = [];
       for (const a of iface.addresses.values()) {
         if (iface.releasing.has(a.ip) || (a.prefix && iface.releasing.has(a.prefix))) continue;

@@ -203,3 +203,43 @@ describe('subnet discovery', () => {
     expect(await secondarySubnet({ ENABLE_SUBNET_DISCOVERY: 'false' })).toBe('subnet-node');
   });
 });
+
+describe('custom networking', () => {
+  // AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true: pods live only on secondary interfaces (in the ENIConfig's
+  // subnet), never on the primary, which stays in the node's subnet — as with the incumbent.
+  const custom = {
+    AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: 'true',
+    TIDEPOOL_KUBERNETES: 'true',
+    KUBECONFIG: '/nonexistent/kubeconfig',
+    MY_NODE_NAME: 'node-1',
+  };
+
+  test('no pod gets an address of the primary interface, which is never topped up', async () => {
+    node = makeNode({ env: custom });
+    const { clock, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    // m5.large: 3 interfaces of 10 addresses; without the primary, 2 × 9 are the pods'.
+    expect(core.status().capacity).toBe(18);
+    const all = await settle(
+      clock,
+      Promise.all(Array.from({ length: 18 }, (_, i) => core.allocate(key(`p${i}`), pod(`p${i}`)))),
+    );
+    const devices = all.map((r) => r.allocation.deviceNumber);
+    expect(devices.every((d) => d > 0)).toBe(true);
+    expect(new Set(devices).size).toBe(2);
+    const primary = core.snapshot().interfaces.find((i) => i.primary)!;
+    expect(primary.addresses.filter((a) => a.state !== 'free')).toEqual([]);
+    // The primary was never asked for more addresses than it booted with.
+    expect(primary.addresses.length).toBe(0);
+  });
+
+  test('without it the first pod lands on the primary, as before', async () => {
+    node = makeNode({ env: { WARM_IP_TARGET: '1' } });
+    const { clock, core } = node;
+    await settle(clock, core.start());
+    await clock.advance(6_000);
+    expect(core.status().capacity).toBe(27);
+    expect((await core.allocate(key('a'), pod('a'))).allocation.deviceNumber).toBe(0);
+  });
+});
