@@ -37,9 +37,12 @@ SRC="$OUT/src"
 rm -rf "$SRC"
 cp -a "$dir" "$SRC"
 chmod -R u+w "$SRC"
+# The version goes into pkg/version.Version (the awscni_build_info metric and the startup log) by its full
+# import path; upstream's Makefile writes `-X pkg/version/info.Version`, which names no package and so sets
+# nothing. (A build cached before this fix reports an empty version; its binaries are otherwise the same.)
 log "go build (as the main module, its own go.mod with replace directives) in $SRC"
 mkdir -p "$OUT/build"
-(cd "$SRC" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $MODULE/pkg/version/info.Version=$VERSION" \
+(cd "$SRC" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $MODULE/pkg/version.Version=$VERSION" \
   -o "$OUT/build/" ./cmd/aws-k8s-agent ./cmd/routed-eni-cni-plugin ./cmd/egress-cni-plugin)
 mkdir -p "$BIN"
 mv "$OUT/build/aws-k8s-agent" "$BIN/aws-k8s-agent"
