@@ -19,6 +19,8 @@ import { labUp } from './up.js';
 import { requireK8sBinaries } from './k8s/control-plane.js';
 import { joinKubeletNode, k8sLabUp, labHelm, labKubectl, waitForNodesServing } from './k8s/lab.js';
 import { labImages } from './k8s/images.js';
+import { importNodeImage } from './k8s/node.js';
+import { resolve as resolvePath } from 'node:path';
 
 export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
   up [--nodes N] [--instance-type T] [--policy aws-compatible|adaptive] [--env KEY=VALUE]...
@@ -35,6 +37,7 @@ export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir D
   kubectl -- ARGS...       kubectl against the lab's Kubernetes (lab up --kubernetes)
   helm -- ARGS...          helm against the lab's Kubernetes
   join NODE                make a lab node without a kubelet a kubelet node, wait until it serves
+  import-image FILE...     import OCI image archives into every kubelet node's containerd
   down                     remove every namespace, process and file of the lab`;
 
 class UsageError extends Error {}
@@ -156,6 +159,18 @@ export async function runLab(argv: string[]): Promise<number> {
         return labKubectl(readManifest(stateDir), [...args, ...p.rest]);
       case 'helm':
         return labHelm(readManifest(stateDir), [...args, ...p.rest]);
+      case 'import-image': {
+        if (!args.length) throw new UsageError('usage: lab import-image FILE...');
+        const m = readManifest(stateDir);
+        const nodes = m.nodes.filter((n) => n.kube);
+        if (!nodes.length) throw new Error('this lab has no kubelet nodes (lab up --kubernetes)');
+        for (const f of args) {
+          if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+          for (const n of nodes) await importNodeImage(n, resolvePath(f));
+          log(`imported ${f} into ${nodes.map((n) => n.name).join(', ')}`);
+        }
+        return 0;
+      }
       case 'join': {
         if (args.length !== 1) throw new UsageError('usage: lab join NODE');
         return await withLabLock(stateDir, async () => {

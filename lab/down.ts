@@ -8,7 +8,7 @@
 // node's mounts are unmounted inside its mount namespace (deepest first), the namespace's file is
 // unmounted, and the mount points the lab created on the host are removed when empty and unused.
 import { rmSync } from 'node:fs';
-import { drainKubeletNode, removeMountPoints, unmountKubeletNode } from './k8s/node.js';
+import { drainKubeletNode, machineOf, removeMountPoints, unmountKubeletNode } from './k8s/node.js';
 import type { Manifest } from './manifest.js';
 import { deleteNetns, isLabProcess, netnsPids, stopProcesses } from './netns.js';
 
@@ -17,7 +17,8 @@ export async function labDown(m: Manifest, log: (msg: string) => void): Promise<
   const namespaces = m.resources.flatMap((r) => (r.kind === 'netns' ? [r.name] : []));
 
   const pids = new Set<number>();
-  for (const node of m.nodes.filter((n) => n.kube)) {
+  const machines = m.nodes.flatMap((n) => machineOf(n) ?? []);
+  for (const node of machines) {
     try {
       for (const pid of await drainKubeletNode(m, node, log)) pids.add(pid);
     } catch (e) {
@@ -43,7 +44,7 @@ export async function labDown(m: Manifest, log: (msg: string) => void): Promise<
     }
   }
   log(`removed ${namespaces.length} namespace(s)`);
-  for (const node of m.nodes.filter((n) => n.kube)) await unmountKubeletNode(m, node, errors);
+  for (const node of machines) await unmountKubeletNode(m, node, errors);
   removeMountPoints(m, errors);
   for (const r of [...m.resources].reverse()) {
     if (r.kind !== 'dir') continue;

@@ -25,6 +25,7 @@ import {
   readFileSync,
   readlinkSync,
   rmdirSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -85,16 +86,23 @@ export function crictlArgv(node: NodeRecord, args: string[]): string[] {
     join(K8S_BIN, 'crictl'),
     `--runtime-endpoint=unix://${node.kube!.containerdSocket}`,
     `--image-endpoint=unix://${node.kube!.containerdSocket}`,
+    `--config=${join(node.dir, 'crictl.yaml')}`,
     '--timeout=30s',
     ...args,
   ]);
 }
 
 /** Creates missing mount points on the host (recorded before, so `lab down` removes what it made). */
+/** Mount points any cluster lab created, one empty file each (so the last lab to go removes them, even
+ * when another lab created them and went first). */
+export const MOUNTPOINT_REGISTRY = '/run/tidepool-lab/.mountpoints';
+
 function ensureMountPoint(m: Manifest, path: string): void {
   if (existsSync(path)) return;
   ensureMountPoint(m, dirname(path));
   record(m, { kind: 'mountpoint', path });
+  mkdirSync(MOUNTPOINT_REGISTRY, { recursive: true });
+  writeFileSync(join(MOUNTPOINT_REGISTRY, encodeURIComponent(path)), '');
   mkdirSync(path);
 }
 
@@ -138,16 +146,27 @@ async function waitFor(
   }
 }
 
-/** The node's machine: directories, mount namespace, bind mounts. */
-export async function prepareNodeMachine(m: Manifest, node: NodeRecord): Promise<void> {
-  const fsRoot = join(node.dir, 'fs');
-  const mntns = join(node.dir, 'mntns');
-  node.kube = {
-    mntns,
+/** Where a kubelet node's machine lives: fixed places under the node's directory (so `lab down` finds them
+ * even when a manifest lost the node's record). */
+export function nodeMachine(node: NodeRecord): NonNullable<NodeRecord['kube']> {
+  return {
+    mntns: join(node.dir, 'mntns'),
     containerdSocket: join(node.dir, 'containerd', 'containerd.sock'),
-    fsRoot,
+    fsRoot: join(node.dir, 'fs'),
     providerId: providerId(node),
   };
+}
+
+/** The node's machine when it has one (recorded, or found at its fixed place). */
+export function machineOf(node: NodeRecord): NodeRecord | undefined {
+  if (node.kube) return node;
+  return existsSync(join(node.dir, 'mntns')) ? { ...node, kube: nodeMachine(node) } : undefined;
+}
+
+/** The node's machine: directories, mount namespace, bind mounts. */
+export async function prepareNodeMachine(m: Manifest, node: NodeRecord): Promise<void> {
+  node.kube = nodeMachine(node);
+  const { fsRoot, mntns } = node.kube;
   writeManifest(m);
   for (const p of NODE_PATHS) {
     mkdirSync(join(fsRoot, p), { recursive: true });
@@ -159,6 +178,8 @@ export async function prepareNodeMachine(m: Manifest, node: NodeRecord): Promise
   for (const [k, v] of Object.entries(KUBELET_SYSCTLS))
     writeFileSync(join(node.dir, 'sysctl', k.replace('/', '.')), `${v}\n`);
   writeFileSync(join(node.dir, 'resolv.conf'), '');
+  const sock = `unix://${node.kube.containerdSocket}`;
+  writeFileSync(join(node.dir, 'crictl.yaml'), `runtime-endpoint: ${sock}\nimage-endpoint: ${sock}\n`);
 
   record(m, { kind: 'mntns', path: mntns, node: node.name });
   writeFileSync(mntns, '');
@@ -254,18 +275,33 @@ export async function startKubeletNode(
     cpid,
     join(m.stateDir, `containerd-${node.name}.log`),
   );
-  for (const img of images)
-    await nodeMust(node, [
-      'ctr',
-      '-a',
-      k.containerdSocket,
-      '-n',
-      'k8s.io',
-      'images',
-      'import',
-      '--all-platforms',
-      img,
-    ]);
+  for (const img of images) await importNodeImage(node, img);
+  startKubelet(m, node, cp, log);
+}
+
+/** Imports an OCI image archive into the node's containerd (the k8s.io namespace the kubelet uses). */
+export async function importNodeImage(node: NodeRecord, archive: string): Promise<void> {
+  await nodeMust(node, [
+    'ctr',
+    '-a',
+    node.kube!.containerdSocket,
+    '-n',
+    'k8s.io',
+    'images',
+    'import',
+    '--all-platforms',
+    archive,
+  ]);
+}
+
+/** Starts the node's kubelet (again, after stopKubelet: same configuration, same node). */
+export function startKubelet(
+  m: Manifest,
+  node: NodeRecord,
+  cp: ControlPlane,
+  log: (msg: string) => void,
+): number {
+  const k = node.kube!;
   const kubeconfig = cp.nodeKubeconfig(node.name, join(node.dir, 'kubelet.kubeconfig'));
   const config = join(node.dir, 'kubelet.yaml');
   writeFileSync(config, JSON.stringify(kubeletConfig(node, join(cp.pki, 'ca.crt')), null, 2) + '\n');
@@ -274,7 +310,7 @@ export async function startKubeletNode(
     `node.kubernetes.io/instance-type=${node.instanceType}`,
     ...(node.zone ? [`topology.kubernetes.io/zone=${node.zone}`] : []),
   ];
-  startInNode(
+  return startInNode(
     m,
     node,
     `kubelet-${node.name}`,
@@ -288,6 +324,21 @@ export async function startKubeletNode(
     ],
     { HOME: node.dir },
   );
+}
+
+/** Stops the node's kubelet by its recorded pid (its pods keep running under containerd). */
+export async function stopKubelet(m: Manifest, node: NodeRecord): Promise<void> {
+  for (const r of m.resources) {
+    if (r.kind !== 'process' || r.name !== `kubelet-${node.name}` || !r.pid || !alive(r.pid)) continue;
+    try {
+      process.kill(r.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    const end = Date.now() + 10_000;
+    while (alive(r.pid) && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+    if (alive(r.pid)) process.kill(r.pid, 'SIGKILL');
+  }
 }
 
 /** Pods still on the node's containerd, workloads first (their DEL needs the node's daemon). */
@@ -351,17 +402,7 @@ export async function drainKubeletNode(
   log: (msg: string) => void,
 ): Promise<number[]> {
   if (!node.kube || !existsSync(node.kube.mntns)) return [];
-  const kubelet = m.resources.find((r) => r.kind === 'process' && r.name === `kubelet-${node.name}`);
-  if (kubelet?.kind === 'process' && kubelet.pid && alive(kubelet.pid)) {
-    try {
-      process.kill(kubelet.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-    const end = Date.now() + 10_000;
-    while (alive(kubelet.pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    if (alive(kubelet.pid)) process.kill(kubelet.pid, 'SIGKILL');
-  }
+  await stopKubelet(m, node);
   if (existsSync(node.kube.containerdSocket)) await removeSandboxes(node, log);
   return pidsInNetns(await podNetnsInodes(node));
 }
@@ -407,7 +448,7 @@ function isNsfs(path: string): boolean {
 }
 
 /** Every mount point of every mount namespace on the machine (one process read per namespace). */
-function mountPointsEverywhere(): Set<string> {
+export function mountPointsEverywhere(): Set<string> {
   const seen = new Set<string>();
   const out = new Set<string>();
   for (const p of readdirSync('/proc')) {
@@ -432,14 +473,24 @@ function mountPointsEverywhere(): Set<string> {
  * namespace on the machine (another lab's node) still mounts something there.
  */
 export function removeMountPoints(m: Manifest, errors: string[]): void {
-  const created = m.resources.flatMap((r) => (r.kind === 'mountpoint' ? [r.path] : []));
+  const registered = existsSync(MOUNTPOINT_REGISTRY)
+    ? readdirSync(MOUNTPOINT_REGISTRY).map((f) => decodeURIComponent(f))
+    : [];
+  const created = [
+    ...new Set([...m.resources.flatMap((r) => (r.kind === 'mountpoint' ? [r.path] : [])), ...registered]),
+  ];
   if (!created.length) return;
   const busy = mountPointsEverywhere();
+  const forget = (p: string) => rmSync(join(MOUNTPOINT_REGISTRY, encodeURIComponent(p)), { force: true });
   for (const p of [...created].sort((a, b) => b.split('/').length - a.split('/').length)) {
     try {
-      if (!existsSync(p) || !statSync(p).isDirectory()) continue;
+      if (!existsSync(p) || !statSync(p).isDirectory()) {
+        forget(p);
+        continue;
+      }
       if (busy.has(p) || readdirSync(p).length) continue;
       rmdirSync(p);
+      forget(p);
     } catch (e) {
       errors.push(`mount point ${p}: ${(e as Error).message}`);
     }
