@@ -495,4 +495,10 @@ export function removeMountPoints(m: Manifest, errors: string[]): void {
       errors.push(`mount point ${p}: ${(e as Error).message}`);
     }
   }
+  try {
+    if (existsSync(MOUNTPOINT_REGISTRY) && !readdirSync(MOUNTPOINT_REGISTRY).length)
+      rmdirSync(MOUNTPOINT_REGISTRY);
+  } catch {
+    /* another lab registered one meanwhile */
+  }
 }
