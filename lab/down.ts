@@ -45,7 +45,7 @@ export async function labDown(m: Manifest, log: (msg: string) => void): Promise<
   }
   log(`removed ${namespaces.length} namespace(s)`);
   for (const node of machines) await unmountKubeletNode(m, node, errors);
-  removeMountPoints(m, errors);
+  await removeMountPoints(m, errors).catch((e: Error) => errors.push(`mount points: ${e.message}`));
   for (const r of [...m.resources].reverse()) {
     if (r.kind !== 'dir') continue;
     try {

@@ -14,7 +14,7 @@
 // - the kubelet writes vm.overcommit_memory, kernel.panic and kernel.panic_on_oops, which are global:
 //   files holding the values it wants are bind-mounted over those /proc/sys entries in the node's mount
 //   namespace, so it finds nothing to change and the machine's values stay as they are.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   closeSync,
   copyFileSync,
@@ -31,7 +31,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { instanceTypes } from '../../providers/instance-types.generated.js';
-import { record, writeManifest, type Manifest, type NodeRecord } from '../manifest.js';
+import { record, withLabLock, writeManifest, type Manifest, type NodeRecord } from '../manifest.js';
 import { alive, must, netnsPath, runCommand } from '../netns.js';
 import { K8S_BIN, type ControlPlane } from './control-plane.js';
 import { PAUSE_IMAGE } from './images.js';
@@ -96,6 +96,8 @@ export function crictlArgv(node: NodeRecord, args: string[]): string[] {
 /** Mount points any cluster lab created, one empty file each (so the last lab to go removes them, even
  * when another lab created them and went first). */
 export const MOUNTPOINT_REGISTRY = '/run/tidepool-lab/.mountpoints';
+/** Where every lab's state directory lives; its `lock` guards the mount points shared by all labs. */
+const LAB_ROOT = '/run/tidepool-lab';
 
 function ensureMountPoint(m: Manifest, path: string): void {
   if (existsSync(path)) return;
@@ -168,10 +170,7 @@ export async function prepareNodeMachine(m: Manifest, node: NodeRecord): Promise
   node.kube = nodeMachine(node);
   const { fsRoot, mntns } = node.kube;
   writeManifest(m);
-  for (const p of NODE_PATHS) {
-    mkdirSync(join(fsRoot, p), { recursive: true });
-    ensureMountPoint(m, p);
-  }
+  for (const p of NODE_PATHS) mkdirSync(join(fsRoot, p), { recursive: true });
   mkdirSync(join(node.dir, 'containerd'), { recursive: true });
   for (const p of HOST_PLUGINS) copyFileSync(`/usr/lib/cni/${p}`, join(fsRoot, 'opt/cni/bin', p));
   mkdirSync(join(node.dir, 'sysctl'), { recursive: true });
@@ -185,7 +184,12 @@ export async function prepareNodeMachine(m: Manifest, node: NodeRecord): Promise
   writeFileSync(mntns, '');
   await must(['unshare', `--mount=${mntns}`, '--propagation', 'private', 'true']);
   const inNs = (args: string[]) => must(['nsenter', `--mount=${mntns}`, '--', ...args]);
-  for (const p of NODE_PATHS) await inNs(['mount', '--bind', join(fsRoot, p), p]);
+  // Mount points are made and mounted under the machine-wide lock, so that another lab's `down` never
+  // removes one between its mkdir and the bind mount.
+  await withLabLock(LAB_ROOT, async () => {
+    for (const p of NODE_PATHS) ensureMountPoint(m, p);
+    for (const p of NODE_PATHS) await inNs(['mount', '--bind', join(fsRoot, p), p]);
+  });
   // The kubelet's root shares its mounts inside the node (as on a systemd host); nothing leaves the node.
   await inNs(['mount', '--make-rshared', '/var/lib/kubelet']);
   for (const k of Object.keys(KUBELET_SYSCTLS))
@@ -465,6 +469,21 @@ export function mountPointsEverywhere(): Set<string> {
       /* gone */
     }
   }
+  // Mount namespaces kept by a bind-mounted file (a node whose containerd has not started yet, or stopped).
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = l.split(' ');
+    if (!f[3]?.startsWith('mnt:[') || seen.has(f[3])) continue;
+    seen.add(f[3]);
+    try {
+      const info = execFileSync('nsenter', [`--mount=${f[4]}`, '--', 'cat', '/proc/self/mountinfo'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      for (const x of info.split('\n')) if (x.split(' ')[4]) out.add(x.split(' ')[4]);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
   return out;
 }
 
@@ -472,7 +491,13 @@ export function mountPointsEverywhere(): Set<string> {
  * Removes the mount points the lab created on the host, deepest first, when they are empty and no mount
  * namespace on the machine (another lab's node) still mounts something there.
  */
-export function removeMountPoints(m: Manifest, errors: string[]): void {
+export async function removeMountPoints(m: Manifest, errors: string[]): Promise<void> {
+  const registered = existsSync(MOUNTPOINT_REGISTRY) && readdirSync(MOUNTPOINT_REGISTRY).length > 0;
+  if (!registered && !m.resources.some((r) => r.kind === 'mountpoint')) return;
+  await withLabLock(LAB_ROOT, async () => removeMountPointsLocked(m, errors));
+}
+
+function removeMountPointsLocked(m: Manifest, errors: string[]): void {
   const registered = existsSync(MOUNTPOINT_REGISTRY)
     ? readdirSync(MOUNTPOINT_REGISTRY).map((f) => decodeURIComponent(f))
     : [];
