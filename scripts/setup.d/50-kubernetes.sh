@@ -18,3 +18,10 @@ if [ ! -f /var/cache/tidepool/k8s/v1.37.2/.complete-e2e ]; then
   bash "$ROOT/scripts/k8s/build-e2e.sh"
 fi
 node --import tsx "$ROOT/images/agnhost/build.ts" >/dev/null
+# containerd 2.4.2 from the Go module proxy (scripts/k8s/build-containerd.sh, 101 s here on the warm Go
+# cache): the CRI that asks the plugin CNI STATUS (test/e2e/containerd2-status.test.ts); the other tests
+# and the cluster lab run Debian's containerd 1.6.
+if [ ! -f /var/cache/tidepool/k8s/containerd/v2.4.2/.complete ]; then
+  log "building containerd v2.4.2 (about 2-5 min)"
+  bash "$ROOT/scripts/k8s/build-containerd.sh"
+fi
