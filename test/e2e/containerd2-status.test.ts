@@ -25,7 +25,9 @@ describe('containerd 2.x: the CRI NetworkReady condition follows the plugin STAT
   const conflist = (cniVersion: string) => ({
     cniVersion,
     name: 'tidepool',
-    plugins: [{ type: 'tidepool', socket: daemon.socket, logFile: join(dir, 'plugin.log'), logLevel: 'debug' }],
+    plugins: [
+      { type: 'tidepool', socket: daemon.socket, logFile: join(dir, 'plugin.log'), logLevel: 'debug' },
+    ],
   });
   /** Polls the CRI Status until NetworkReady is `want` (containerd runs STATUS on each call). */
   const networkReady = async (want: boolean) => {
@@ -40,7 +42,9 @@ describe('containerd 2.x: the CRI NetworkReady condition follows the plugin STAT
 
   beforeAll(async () => {
     if (!existsSync(join(CONTAINERD2, 'containerd')))
-      throw new Error(`${CONTAINERD2}/containerd is missing: run scripts/setup.sh (scripts/k8s/build-containerd.sh)`);
+      throw new Error(
+        `${CONTAINERD2}/containerd is missing: run scripts/setup.sh (scripts/k8s/build-containerd.sh)`,
+      );
     assertSelfContained(PLUGIN);
     host = Netns.create('ctrd2');
     host.sh('sysctl -qw net.ipv4.ip_forward=1 && ip addr add 198.51.100.1/32 dev lo');
