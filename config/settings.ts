@@ -233,6 +233,9 @@ const envSchema = z.object({
   TIDEPOOL_KUBERNETES: oneOf('auto', ['auto', 'true', 'false'] as const),
   KUBECONFIG: str(''),
   KUBERNETES_SERVICE_HOST: str(''),
+  // Set both to reach the API server without the kubernetes Service's ClusterIP (a cluster without
+  // kube-proxy, as the lab's): the in-cluster client reads them as given.
+  KUBERNETES_SERVICE_PORT: str(''),
   TIDEPOOL_NAMESPACE: str('kube-system'),
   TIDEPOOL_CNI_CONF_DIR: str(''),
   TIDEPOOL_CNI_CONFLIST_NAME: str('10-tidepool.conflist').superRefine((v, ctx) => {

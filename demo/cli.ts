@@ -8,6 +8,8 @@ import { DemoUsageError, parseDemoArgs, USAGE, type DemoOptions } from './option
 import { PreflightError, preflight } from './preflight.js';
 import { ProgressDisplay } from './progress.js';
 import { runScenario } from './scenario.js';
+import { runKubernetesDemo } from './kubernetes.js';
+import { defaultStateDir } from '../lab/names.js';
 import { summaryLines } from './summary.js';
 
 // What the lab and the demo run: iproute2, nftables, ping, nsenter, and socat (the lab's internet hosts).
@@ -47,6 +49,13 @@ export async function runDemo(argv: string[]): Promise<number> {
   let made: { prefix: string; stateDir: string } | undefined;
   try {
     const runId = randomBytes(2).toString('hex');
+    if (opts.kubernetes) {
+      const prefix = `${process.env.TIDEPOOL_DEMO_PREFIX || 'tp-demo-'}${runId}-`;
+      made = { prefix, stateDir: defaultStateDir(prefix) };
+      const r = await runKubernetesDemo(opts, runId, say, cleanup, signal);
+      display.close();
+      return r.code;
+    }
     say(
       `Tidepool demo: ${opts.nodes} node${opts.nodes === 1 ? '' : 's'} (${opts.instanceType}), ${opts.pods} pods, ` +
         `policy ${opts.policy}, cloud ${opts.provider === 'sim' ? 'embedded EC2 simulator with realistic latency and throttling' : 'LocalStack (EC2 API), daemons on the AWS provider'}`,

@@ -86,7 +86,7 @@ export async function bringUpLab(
  * The command line of the lab's own CLI, for its fabric controller (`… _fabric`): `tidepoolctl lab` when
  * we run bundled inside dist/bin/tidepoolctl, else lab/main.ts under the same loader (tsx) as us.
  */
-function labCommand(): string[] {
+export function labCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   if (!here.endsWith('.ts')) {
     const ctl = join(binDir(), 'tidepoolctl');

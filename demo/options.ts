@@ -8,6 +8,8 @@ export interface DemoOptions {
   instanceType: string;
   policy: 'aws-compatible' | 'adaptive';
   provider: 'sim' | 'localstack';
+  /** The demo on the cluster lab (kubelets, the chart's DaemonSet, a Deployment). */
+  kubernetes: boolean;
   /** Plain lines even on a terminal. */
   plain: boolean;
   help: boolean;
@@ -26,6 +28,9 @@ Options:
   --instance-type T    EC2 instance type of the nodes (default m5.large)
   --policy P           pool policy: aws-compatible (default) or adaptive
   --provider P         sim (default, the embedded cloud) or localstack
+  --kubernetes         on a real cluster instead: a control plane, a containerd and kubelet per node,
+                       Tidepool installed with its Helm chart, a Deployment of the pods (default 10)
+                       scaled up in two steps, HTTP between pods of different nodes and to the internet
   --plain              plain lines instead of the live display, even on a terminal
   -h, --help           this text
 
@@ -45,12 +50,14 @@ const DEFAULTS: DemoOptions = {
   instanceType: 'm5.large',
   policy: 'aws-compatible',
   provider: 'sim',
+  kubernetes: false,
   plain: false,
   help: false,
 };
 
 export function parseDemoArgs(argv: string[]): DemoOptions {
   const o = { ...DEFAULTS };
+  let podsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] =
@@ -72,6 +79,10 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
         break;
       case '--pods':
         o.pods = count(1, 500);
+        podsGiven = true;
+        break;
+      case '--kubernetes':
+        o.kubernetes = true;
         break;
       case '--instance-type':
         o.instanceType = value();
@@ -103,6 +114,9 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
         throw new DemoUsageError(`unknown option "${arg}"`);
     }
   }
+  if (o.kubernetes && !podsGiven) o.pods = 10;
+  if (o.kubernetes && o.provider !== 'sim')
+    throw new DemoUsageError('--kubernetes runs on the embedded cloud only (no --provider localstack)');
   if (!isKnownInstanceType(o.instanceType))
     throw new DemoUsageError(`--instance-type ${o.instanceType} is not an EC2 instance type Tidepool knows`);
   // Each node runs at most its max pods minus the two host-network DaemonSets (reference 3.10).

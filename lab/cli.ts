@@ -17,19 +17,27 @@ import { simLabCloud } from './sim-cloud.js';
 import { formatStatus, labStatus } from './status.js';
 import { labUp } from './up.js';
 import { requireK8sBinaries } from './k8s/control-plane.js';
-import { k8sLabUp, labKubectl } from './k8s/lab.js';
+import { joinKubeletNode, k8sLabUp, labHelm, labKubectl, waitForNodesServing } from './k8s/lab.js';
+import { labImages } from './k8s/images.js';
+import { importNodeImage } from './k8s/node.js';
+import { resolve as resolvePath } from 'node:path';
 
 export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
   up [--nodes N] [--instance-type T] [--policy aws-compatible|adaptive] [--env KEY=VALUE]...
-     [--cloud-arg ARG]... [--kubernetes]
+     [--cloud-arg ARG]... [--kubernetes [--kubelets K]]
                            build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
-                           (--env goes to every daemon; --cloud-arg to the sim, e.g. --latency=realistic)
+                           (--env goes to every daemon; --cloud-arg to the sim, e.g. --latency=realistic);
+                           --kubernetes: a control plane, a containerd and kubelet on each node (the
+                           first K; default all) and the chart's DaemonSet instead of the lab's daemons
   pod add NODE NAME        a pod namespace wired by the real plugin on NODE
   pod del NODE NAME        the plugin's DEL, then the namespace goes
   exec NODE|POD|vpc|internet -- CMD...
                            run CMD in that namespace
   status [--json]          nodes, interfaces the fabric routes, pods
   kubectl -- ARGS...       kubectl against the lab's Kubernetes (lab up --kubernetes)
+  helm -- ARGS...          helm against the lab's Kubernetes
+  join NODE                make a lab node without a kubelet a kubelet node, wait until it serves
+  import-image FILE...     import OCI image archives into every kubelet node's containerd
   down                     remove every namespace, process and file of the lab`;
 
 class UsageError extends Error {}
@@ -49,6 +57,7 @@ const VALUE_FLAGS = new Set([
   '--policy',
   '--env',
   '--provider',
+  '--kubelets',
 ]);
 const BOOL_FLAGS = new Set(['--json', '--help', '-h', '--kubernetes']);
 
@@ -148,6 +157,33 @@ export async function runLab(argv: string[]): Promise<number> {
         return await exec(readManifest(stateDir), args[0], p.rest);
       case 'kubectl':
         return labKubectl(readManifest(stateDir), [...args, ...p.rest]);
+      case 'helm':
+        return labHelm(readManifest(stateDir), [...args, ...p.rest]);
+      case 'import-image': {
+        if (!args.length) throw new UsageError('usage: lab import-image FILE...');
+        const m = readManifest(stateDir);
+        const nodes = m.nodes.filter((n) => n.kube);
+        if (!nodes.length) throw new Error('this lab has no kubelet nodes (lab up --kubernetes)');
+        for (const f of args) {
+          if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+          for (const n of nodes) await importNodeImage(n, resolvePath(f));
+          log(`imported ${f} into ${nodes.map((n) => n.name).join(', ')}`);
+        }
+        return 0;
+      }
+      case 'join': {
+        if (args.length !== 1) throw new UsageError('usage: lab join NODE');
+        return await withLabLock(stateDir, async () => {
+          const m = readManifest(stateDir);
+          const node = m.nodes.find((n) => n.name === args[0]);
+          if (!node) throw new UsageError(`no node named ${args[0]}`);
+          if (!m.options.kubernetes) throw new Error('this lab has no Kubernetes (lab up --kubernetes)');
+          await joinKubeletNode(m, node, labImages(log), log);
+          await waitForNodesServing(m, [node.name]);
+          log(`${node.name} joined and serves`);
+          return 0;
+        });
+      }
       case 'status': {
         const s = labStatus(readManifest(stateDir));
         process.stdout.write((p.flags.has('--json') ? JSON.stringify(s, null, 2) : formatStatus(s)) + '\n');
@@ -180,16 +216,22 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
   const policy = flag(p, '--policy') ?? 'aws-compatible';
   // Refuse bad daemon settings now, not after building half a lab and waiting for daemons that exit.
   loadSettings({ TIDEPOOL_POOL_POLICY: policy, ...env });
-  if (p.flags.has('--kubernetes')) requireK8sBinaries();
+  const kubernetes = p.flags.has('--kubernetes');
+  if (kubernetes) requireK8sBinaries();
+  const nodes = intFlag(p, '--nodes', 2, 1, 16);
+  const kubelets = intFlag(p, '--kubelets', nodes, 0, nodes);
+  if (p.flags.has('--kubelets') && !kubernetes) throw new UsageError('--kubelets needs --kubernetes');
   const self = selfCommand(argv);
   const m = createManifest(stateDir, prefix, {
-    nodes: intFlag(p, '--nodes', 2, 1, 16),
+    nodes,
     instanceType: flag(p, '--instance-type') ?? 't3.medium',
     policy,
     provider,
     env,
     cloudArgs: p.flags.get('--cloud-arg') ?? [],
-    kubernetes: p.flags.has('--kubernetes'),
+    kubernetes,
+    // On a cluster lab the chart's DaemonSet runs the daemons, not the lab.
+    ...(kubernetes ? { daemon: 'none' as const } : {}),
   });
   try {
     await withLabLock(stateDir, () =>
@@ -198,7 +240,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
         cloud: cloudFor(m),
         fabricArgv: [...self, '_fabric', '--prefix', prefix, '--state-dir', stateDir],
         log,
-      }).then(() => (m.options.kubernetes ? k8sLabUp(m, log) : undefined)),
+      }).then(() => (m.options.kubernetes ? k8sLabUp(m, cloudFor(m), log, { kubelets }) : undefined)),
     );
   } catch (e) {
     // What was created stays for inspection (logs in the state directory); down removes all of it.

@@ -12,6 +12,7 @@ export interface LaunchedInstance {
   primaryAddress: string;
   mac: string;
   subnetCidr: string;
+  zone?: string;
 }
 
 /** A process the lab must run for the cloud (e.g. the sim server), in the vpc namespace. */

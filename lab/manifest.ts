@@ -17,7 +17,11 @@ export type Resource =
   | { kind: 'netns'; name: string; role: 'vpc' | 'internet' | 'node' | 'pod' }
   /** pid is set right after spawn; a process without pid is found through its namespace. */
   | { kind: 'process'; name: string; netns: string; pid?: number }
-  | { kind: 'dir'; path: string };
+  | { kind: 'dir'; path: string }
+  /** A directory the lab created on the host as a mount point of a kubelet node (removed when empty). */
+  | { kind: 'mountpoint'; path: string }
+  /** A kubelet node's persistent mount namespace, bound to a file (lab/k8s/node.ts). */
+  | { kind: 'mntns'; path: string; node: string };
 
 export interface NodeRecord {
   name: string;
@@ -28,6 +32,11 @@ export interface NodeRecord {
   primaryAddress: string;
   mac: string;
   subnetCidr: string;
+  /** The instance's availability zone (set by clouds that say). */
+  zone?: string;
+  /** A kubelet node (lab up --kubernetes): its mount namespace, containerd socket and where the node's
+   * fixed paths (/var/lib/kubelet, /etc/cni/net.d, ...) really live. */
+  kube?: { mntns: string; containerdSocket: string; fsRoot: string; providerId: string };
   /** Daemon socket, state dir and log, all under the lab's state directory. */
   socket: string;
   dir: string;

@@ -221,6 +221,7 @@ export function simLabCloud(m: Manifest): LabCloud {
         primaryAddress: v.primaryAddress,
         mac: v.primaryMac,
         subnetCidr: v.subnetCidr,
+        zone: v.zone,
       };
     },
     daemonEnv: (instanceId: string) => ({

@@ -130,7 +130,13 @@ function finish(o: BuildOptions, entries: TarEntry[], packages: DebianPackage[])
   });
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a script only: bundled into dist/bin/tidepoolctl (the cluster lab builds the image), import.meta.url
+// is the bundle's, so the file name is checked as well.
+if (
+  process.argv[1] &&
+  /build\.[jt]s$/.test(process.argv[1]) &&
+  resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+) {
   const arg = (k: string) => {
     const i = process.argv.indexOf(k);
     return i > 0 ? process.argv[i + 1] : undefined;

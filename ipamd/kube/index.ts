@@ -90,16 +90,36 @@ export async function connectKube(settings: Settings, log: KubeLog): Promise<Kub
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const coordination = kc.makeApiClient(CoordinationV1Api);
+  // The sim provider with no TIDEPOOL_SIM_INSTANCE_ID learns its instance from the Node's providerID (a
+  // DaemonSet has one env for every node); without it the daemon would guess, so it waits for its Node.
+  const needsInstance = settings.cloud.provider === 'sim' && !settings.cloud.simInstanceId;
   let nodeObject: V1Node | undefined;
-  try {
-    nodeObject = await withTimeout(core.readNode({ name: s.nodeName }), 5_000, `reading node ${s.nodeName}`);
-  } catch (err) {
-    log.warn(
-      { node: s.nodeName, err: apiMessage(err) },
-      'cannot read this node yet; going on with the settings',
-    );
+  const readDeadline = Date.now() + (needsInstance ? 60_000 : 0);
+  for (;;) {
+    try {
+      nodeObject = await withTimeout(
+        core.readNode({ name: s.nodeName }),
+        5_000,
+        `reading node ${s.nodeName}`,
+      );
+      break;
+    } catch (err) {
+      if (Date.now() < readDeadline) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        continue;
+      }
+      log.warn(
+        { node: s.nodeName, err: apiMessage(err) },
+        'cannot read this node yet; going on with the settings',
+      );
+      break;
+    }
   }
   const node = nodeObject ? nodeIdentity(nodeObject) : null;
+  if (needsInstance && !node?.instanceId)
+    throw new Error(
+      `TIDEPOOL_SIM_INSTANCE_ID is empty and ${node ? `Node ${s.nodeName} has no providerID of the form aws:///<zone>/<instance-id>` : `Node ${s.nodeName} could not be read`}: the daemon cannot tell which instance it runs on`,
+    );
   if (node)
     log.info(
       { node: node.name, zone: node.zone, instanceType: node.instanceType, providerId: node.providerId },

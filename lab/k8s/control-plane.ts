@@ -131,6 +131,45 @@ export class ControlPlane {
     this.ssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
   }
 
+  /** A kubelet's client certificate (CN system:node:NAME, O system:nodes, so the Node authorizer knows it)
+   * and its kubeconfig in `file`. */
+  nodeKubeconfig(node: string, file: string): string {
+    const name = `kubelet-${node}`;
+    if (!existsSync(join(this.pki, `${name}.crt`))) {
+      writeFileSync(join(this.pki, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+      this.ssl([
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        `/O=system:nodes/CN=system:node:${node}`,
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+      ]);
+      this.ssl([
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '30',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.crt`,
+      ]);
+    }
+    return this.kubeconfig(file, { cert: name });
+  }
+
   /** A kubeconfig for a client certificate of the PKI (or a token). */
   kubeconfig(file: string, user: { cert?: string; token?: string }): string {
     const auth = user.cert
@@ -169,6 +208,9 @@ current-context: lab
       },
     );
     closeSync(log);
+    // Detached and unreferenced: `lab up` exits once the cluster is up and leaves these running (a
+    // referenced child kept the CLI's event loop alive: the known bug of `lab up --kubernetes`).
+    proc.unref();
     this.procs.push({ name, proc });
     return proc;
   }
@@ -282,16 +324,28 @@ current-context: lab
 
   /** kubectl v1.37.2 inside the control plane's namespace, as the admin (or with extra flags). */
   kubectl(args: string[], input?: string, kubeconfig = this.adminKubeconfig) {
-    return spawnSync(
+    return spawnSync('nsenter', this.kubectlArgv(args, kubeconfig).slice(1), {
+      encoding: 'utf8',
+      input,
+      env: this.kubectlEnv(),
+      timeout: 120_000,
+    });
+  }
+
+  /** The argv (nsenter … kubectl …) and environment that run kubectl in the namespace as the admin. */
+  kubectlArgv(args: string[], kubeconfig = this.adminKubeconfig): string[] {
+    return [
       'nsenter',
-      [`--net=${this.o.netnsPath}`, '--', join(K8S_BIN, 'kubectl'), `--kubeconfig=${kubeconfig}`, ...args],
-      {
-        encoding: 'utf8',
-        input,
-        env: { PATH: `${K8S_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: this.o.dir },
-        timeout: 120_000,
-      },
-    );
+      `--net=${this.o.netnsPath}`,
+      '--',
+      join(K8S_BIN, 'kubectl'),
+      `--kubeconfig=${kubeconfig}`,
+      ...args,
+    ];
+  }
+
+  kubectlEnv(): NodeJS.ProcessEnv {
+    return { PATH: `${K8S_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: this.o.dir };
   }
 
   /** kubectl that throws with its stderr unless it succeeds; returns stdout. */

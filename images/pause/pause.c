@@ -1,4 +1,4 @@
-/* The pod sandbox's only process for the containerd e2e test: waits for a signal, exits on INT/TERM.
+/* The pod sandbox's only process (containerd's sandbox_image in the CRI tests and the cluster lab): waits for a signal, exits on INT/TERM.
  * Built static (gcc -static) so the image needs nothing else. */
 #include <signal.h>
 #include <unistd.h>
