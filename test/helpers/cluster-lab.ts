@@ -124,11 +124,10 @@ export class ClusterLab {
     return (await this.ctr(node, ['images', 'ls', '-q'])).split('\n').filter(Boolean);
   }
 
-  /** Imports an OCI archive into every kubelet node's containerd. */
-  async importImage(archive: string): Promise<void> {
-    if (!existsSync(archive)) throw new Error(`${archive} does not exist`);
-    for (const n of this.nodes())
-      await this.ctr(n, ['images', 'import', '--all-platforms', archive], 300_000);
+  /** Imports OCI archives into every kubelet node's containerd (the lab's `import-image`). */
+  async importImage(...archives: string[]): Promise<void> {
+    for (const a of archives) if (!existsSync(a)) throw new Error(`${a} does not exist`);
+    await this.lab.must(['import-image', ...archives], 300_000);
   }
 
   /** Gives an image present on every node a second name (`ctr images tag`), unless it has it already. */
