@@ -19,7 +19,7 @@ import { labUp } from './up.js';
 import { requireK8sBinaries } from './k8s/control-plane.js';
 import { joinKubeletNode, k8sLabUp, labHelm, labKubectl, waitForNodesServing } from './k8s/lab.js';
 import { labImages } from './k8s/images.js';
-import { importNodeImage } from './k8s/node.js';
+import { importNodeImage, inNode } from './k8s/node.js';
 import { resolve as resolvePath } from 'node:path';
 
 export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
@@ -221,6 +221,8 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
   const nodes = intFlag(p, '--nodes', 2, 1, 16);
   const kubelets = intFlag(p, '--kubelets', nodes, 0, nodes);
   if (p.flags.has('--kubelets') && !kubernetes) throw new UsageError('--kubelets needs --kubernetes');
+  if (kubernetes && provider !== 'sim')
+    throw new UsageError(`--kubernetes runs on the sim cloud only (not tried with --provider ${provider})`);
   const self = selfCommand(argv);
   const m = createManifest(stateDir, prefix, {
     nodes,
@@ -262,8 +264,11 @@ function exec(m: Manifest, target: string, cmd: string[]): Promise<number> {
         ? names.internet
         : (m.nodes.find((n) => n.name === target)?.netns ?? m.pods.find((q) => q.name === target)?.netns);
   if (!ns) throw new UsageError(`no node or pod named ${target} (or vpc, internet)`);
+  // A kubelet node is a machine of its own: its mount namespace too (its /var/lib/kubelet, /etc/cni/net.d).
+  const machine = m.nodes.find((n) => n.name === target && n.kube);
+  const argv = machine ? inNode(machine, cmd) : ['ip', 'netns', 'exec', ns, ...cmd];
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'inherit' });
+    const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit' });
     child.on('error', (e) => {
       process.stderr.write(`lab exec: ${e.message}\n`);
       resolve(127);

@@ -10,3 +10,11 @@ if [ ! -x "$GHP_DIR/grpc-health-probe" ]; then
   (cd /tmp && CGO_ENABLED=0 GOFLAGS=-mod=mod GOBIN=$GHP_DIR go install -trimpath -ldflags "-s -w" \
     "github.com/grpc-ecosystem/grpc-health-probe@v$GHP_VERSION")
 fi
+# The cluster lab's web-server image (lab/k8s/images.ts) is Debian's busybox-static, downloaded (not
+# installed) once into the same cache.
+DEB_DIR=/var/cache/tidepool/image/debs
+if ! ls "$DEB_DIR"/busybox-static_*.deb >/dev/null 2>&1; then
+  log "apt-get download busybox-static (the cluster lab's web image)"
+  mkdir -p "$DEB_DIR"
+  (cd "$DEB_DIR" && apt-get download -q busybox-static)
+fi
