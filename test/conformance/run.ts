@@ -168,16 +168,28 @@ export async function runConformance(o: ConformanceOptions = {}): Promise<Confor
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const valued = ['--prefix', '--report-dir', '--focus', '--skip'];
+  for (let i = 0; i < args.length; i++) {
+    if (valued.includes(args[i]) && args[i + 1] !== undefined && !args[i + 1].startsWith('--')) i++;
+    else if (args[i] !== '--keep') {
+      console.error(
+        `conformance: ${valued.includes(args[i]) ? `${args[i]} needs a value` : `unknown option ${args[i]}`}; ` +
+          'usage: npm run conformance -- [--prefix P] [--report-dir DIR] [--focus REGEX] [--skip REGEX] [--keep]',
+      );
+      process.exit(2);
+    }
+  }
   const arg = (k: string) => {
-    const i = process.argv.indexOf(k);
-    return i > 0 ? process.argv[i + 1] : undefined;
+    const i = args.indexOf(k);
+    return i >= 0 ? args[i + 1] : undefined;
   };
   runConformance({
     prefix: arg('--prefix'),
     reportDir: arg('--report-dir'),
     focus: arg('--focus'),
     skip: arg('--skip'),
-    keep: process.argv.includes('--keep'),
+    keep: args.includes('--keep'),
   }).then(
     (r) => {
       console.log(`passed ${r.passed} failed ${r.failed}`);
