@@ -8,10 +8,11 @@
 //        ... build.ts --fetch   (only download the .debs into the cache; setup does it)
 // Prints the image digest. Needs `npm run build` first and grpc-health-probe (scripts/setup.d/60-image.sh).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dependencyClosure, fetchDebs, packageList, unpackDebs, type DebianPackage } from '../lib/debian.js';
 import { walk, writeImage, type BuiltImage, type TarEntry } from '../lib/oci.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,84 +32,13 @@ export const ROOT_PACKAGES = [
   'nftables',
   'libstdc++6',
 ];
-/** Pulled in only for maintainer scripts or alternatives; the image runs none of them. */
-const SKIP = new Set([
-  'debconf',
-  'cdebconf',
-  'dpkg',
-  'install-info',
-  'gawk',
-  'mawk',
-  'original-awk',
-  'tar',
-  'libdebian-installer4',
-  'libnewt0.52',
-  'libslang2',
-  'libtextwrap1',
-  'libsigsegv2',
-  'libmpfr6',
-  'readline-common',
-  'libreadline8',
-  'libcap2-bin',
-  'debianutils',
-  'perl-base',
-  'gcc-12-base',
-]);
-
 function run(cmd: string, args: string[], cwd?: string): string {
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** The packages the root filesystem is made of, with their exact versions (from apt's candidate). */
-export function debianPackages(): { name: string; version: string }[] {
-  const out = run('apt-cache', [
-    'depends',
-    '--recurse',
-    '--no-recommends',
-    '--no-suggests',
-    '--no-conflicts',
-    '--no-breaks',
-    '--no-replaces',
-    '--no-enhances',
-    ...ROOT_PACKAGES,
-  ]);
-  const names = [...new Set(out.split('\n').filter((l) => l && !l.startsWith(' ') && !l.startsWith('<')))]
-    .filter((n) => !SKIP.has(n))
-    .sort();
-  // One apt-cache call for all of them: its answer is one "<name>:" block per package, in order.
-  const candidates = new Map<string, string>();
-  let current = '';
-  for (const line of run('apt-cache', ['policy', ...names]).split('\n')) {
-    const head = /^(\S+):$/.exec(line);
-    if (head) current = head[1];
-    const m = /^\s+Candidate: (\S+)/.exec(line);
-    if (m && current) candidates.set(current, m[1]);
-  }
-  return names.map((name) => {
-    const version = candidates.get(name);
-    if (!version || version === '(none)')
-      throw new Error(`apt has no candidate for ${name} (run apt-get update)`);
-    return { name, version };
-  });
-}
-
-/** Downloads (once, into the cache) and returns the .deb files of the packages. */
-export function fetchDebs(pkgs: { name: string; version: string }[]): string[] {
-  const dir = join(IMAGE_CACHE, 'debs');
-  mkdirSync(dir, { recursive: true });
-  const files = () => readdirSync(dir);
-  const fileOf = (p: { name: string; version: string }) => {
-    const v = p.version.replace(/:/g, '%3a');
-    return files().find((f) => f.startsWith(`${p.name}_${v}_`));
-  };
-  const missing = pkgs.filter((p) => !fileOf(p));
-  if (missing.length)
-    run('apt-get', ['download', '-q', ...missing.map((p) => `${p.name}=${p.version}`)], dir);
-  return pkgs.map((p) => {
-    const f = fileOf(p);
-    if (!f) throw new Error(`apt-get download ${p.name}=${p.version} left no .deb in ${dir}`);
-    return join(dir, f);
-  });
+export function debianPackages(): DebianPackage[] {
+  return dependencyClosure(ROOT_PACKAGES);
 }
 
 /** Production node_modules the daemon loads at run time (better-sqlite3 trimmed to what it loads). */
@@ -127,15 +57,15 @@ export interface BuildOptions {
   epoch?: number;
 }
 
-export function buildImage(o: BuildOptions): BuiltImage & { packages: { name: string; version: string }[] } {
+export function buildImage(o: BuildOptions): BuiltImage & { packages: DebianPackage[] } {
   for (const f of ['dist/bin/tidepool', 'dist/bin/tidepool-ipamd', 'dist/bin/tidepoolctl'])
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm run build first`);
   if (!existsSync(HEALTH_PROBE)) throw new Error(`${HEALTH_PROBE} is missing: run scripts/setup.sh`);
   const packages = debianPackages();
-  const debs = fetchDebs(packages);
+  const debs = fetchDebs(packages, join(IMAGE_CACHE, 'debs'));
   const stage = mkdtempSync(join(tmpdir(), 'tp-image-'));
   try {
-    for (const deb of debs) run('dpkg-deb', ['-x', deb, stage]);
+    unpackDebs(debs, stage);
     // Documentation and translations are not needed to run; their removal keeps the layer small.
     for (const d of [
       'usr/share/doc',
@@ -185,11 +115,7 @@ export function stageApp(app: string): void {
   }
 }
 
-function finish(
-  o: BuildOptions,
-  entries: TarEntry[],
-  packages: { name: string; version: string }[],
-): BuiltImage {
+function finish(o: BuildOptions, entries: TarEntry[], packages: DebianPackage[]): BuiltImage {
   return writeImage(o.out, {
     name: o.name ?? DEFAULT_NAME,
     entries,
@@ -200,7 +126,7 @@ function finish(
     labels: {
       'org.opencontainers.image.title': 'tidepool',
       'org.opencontainers.image.description': 'Tidepool CNI: node daemon, plugin, grpc-health-probe',
-      'io.tidepool.debian-packages': packages.map((p) => `${p.name}=${p.version}`).join(' '),
+      'io.tidepool.debian-packages': packageList(packages),
     },
   });
 }
@@ -218,7 +144,9 @@ if (
   };
   if (process.argv.includes('--fetch')) {
     // For setup: the .debs into the cache now, so that a build later (in a test, offline) needs no network.
-    console.log(`${fetchDebs(debianPackages()).length} packages in ${join(IMAGE_CACHE, 'debs')}`);
+    console.log(
+      `${fetchDebs(debianPackages(), join(IMAGE_CACHE, 'debs')).length} packages in ${join(IMAGE_CACHE, 'debs')}`,
+    );
     process.exit(0);
   }
   const appDir = arg('--app-dir');
@@ -226,11 +154,7 @@ if (
     // For the Dockerfile: the same /app tree, into a directory of the build context.
     rmSync(resolve(appDir), { recursive: true, force: true });
     stageApp(resolve(appDir));
-    console.log(
-      debianPackages()
-        .map((p) => `${p.name}=${p.version}`)
-        .join(' '),
-    );
+    console.log(packageList(debianPackages()));
     process.exit(0);
   }
   const out = resolve(arg('--out') ?? join(ROOT, 'dist/image/tidepool.oci.tar'));

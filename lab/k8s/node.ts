@@ -58,6 +58,9 @@ export const KUBELET_SYSCTLS: Record<string, string> = {
 
 export const STARTUP_TAINT = 'tidepool.io/network-unavailable';
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Another containerd for the nodes: a directory with containerd and containerd-shim-runc-v2, e.g. 2.4.2
+ * from scripts/k8s/build-containerd.sh (default: Debian's 1.6 on PATH). */
+const CONTAINERD_BIN = process.env.TIDEPOOL_LAB_CONTAINERD_BIN ?? '';
 /** CNI plugins a node has besides Tidepool's (Debian's containernetworking-plugins). */
 const HOST_PLUGINS = ['loopback', 'portmap'];
 
@@ -221,7 +224,16 @@ state = "${d}/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "${d}/runc"
-`;
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${d}/opt"
+${
+  CONTAINERD_BIN
+    ? // containerd 2.x: NRI is on by default, its socket at a fixed path (/var/run/nri/nri.sock).
+      `[plugins."io.containerd.nri.v1.nri"]
+  disable = true
+`
+    : ''
+}`;
 }
 
 export function kubeletConfig(node: NodeRecord, caFile: string): object {
@@ -271,7 +283,13 @@ export async function startKubeletNode(
   const cfg = join(node.dir, 'containerd', 'config.toml');
   writeFileSync(cfg, containerdConfig(node));
   log(`${node.name}: starting containerd`);
-  const cpid = startInNode(m, node, `containerd-${node.name}`, ['containerd', '--config', cfg], {});
+  const cpid = startInNode(
+    m,
+    node,
+    `containerd-${node.name}`,
+    [CONTAINERD_BIN ? join(CONTAINERD_BIN, 'containerd') : 'containerd', '--config', cfg],
+    CONTAINERD_BIN ? { PATH: `${CONTAINERD_BIN}:${PATH}` } : {},
+  );
   await waitFor(
     `${node.name}'s containerd`,
     async () => existsSync(k.containerdSocket),

@@ -8,3 +8,20 @@ if [ ! -f /var/cache/tidepool/k8s/v1.37.2/.complete ]; then
   log "building the Kubernetes v1.37.2 binaries from the Go module proxy (first time: about 26-60 min)"
   bash "$ROOT/scripts/k8s/build.sh"
 fi
+# The Kubernetes e2e networking checks (npm run conformance): e2e.test and agnhost of the same version, built
+# by scripts/k8s/build-e2e.sh from the same wrapper module and caches (stamp .complete-e2e; 257 s here on the
+# warm cache, e2e.test 235 s of it), then the agnhost image under its upstream name, built from them and
+# Debian packages by images/agnhost/build.ts into /var/cache/tidepool/image/agnhost (about 60 s the first
+# time, under 2 s when cached).
+if [ ! -f /var/cache/tidepool/k8s/v1.37.2/.complete-e2e ]; then
+  log "building e2e.test and agnhost v1.37.2 (about 4-5 min on the Kubernetes cache)"
+  bash "$ROOT/scripts/k8s/build-e2e.sh"
+fi
+node --import tsx "$ROOT/images/agnhost/build.ts" >/dev/null
+# containerd 2.4.2 from the Go module proxy (scripts/k8s/build-containerd.sh, 101 s here on the warm Go
+# cache): the CRI that asks the plugin CNI STATUS (test/e2e/containerd2-status.test.ts); the other tests
+# and the cluster lab run Debian's containerd 1.6.
+if [ ! -f /var/cache/tidepool/k8s/containerd/v2.4.2/.complete ]; then
+  log "building containerd v2.4.2 (about 2-5 min)"
+  bash "$ROOT/scripts/k8s/build-containerd.sh"
+fi

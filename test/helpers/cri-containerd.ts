@@ -27,6 +27,9 @@ export interface ContainerdOptions {
   plugins: Record<string, string>;
   /** The conflist containerd loads (conf_dir holds only this file). */
   conflist: object;
+  /** A directory holding another containerd and its containerd-shim-runc-v2 (default: Debian's 1.6 on
+   * PATH), e.g. containerd 2.x built by scripts/k8s/build-containerd.sh. */
+  binDir?: string;
 }
 
 export class Containerd {
@@ -86,19 +89,33 @@ state = "${dir}/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "${dir}/runc"
-`;
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+${
+  opts.binDir
+    ? // containerd 2.x: NRI is on by default with its socket at a fixed path (/var/run/nri/nri.sock).
+      `[plugins."io.containerd.nri.v1.nri"]
+  disable = true
+`
+    : ''
+}`;
     writeFileSync(join(dir, 'config.toml'), config);
     const log = openSync(join(dir, 'containerd.log'), 'a');
     // nsenter, not `ip netns exec`: the latter remounts /sys in a private mount namespace, which hides the
     // cgroup mounts from runc and the sandbox netns bind mounts from everyone else.
     this.proc = spawn(
       'nsenter',
-      [`--net=${this.host.path}`, 'containerd', '--config', join(dir, 'config.toml')],
+      [
+        `--net=${this.host.path}`,
+        opts.binDir ? join(opts.binDir, 'containerd') : 'containerd',
+        '--config',
+        join(dir, 'config.toml'),
+      ],
       {
         stdio: ['ignore', log, log],
         detached: true,
         // No node on containerd's PATH, and so on its plugins': the CNI plugin is self-contained.
-        env: { PATH: PATH_WITHOUT_NODE },
+        env: { PATH: opts.binDir ? `${opts.binDir}:${PATH_WITHOUT_NODE}` : PATH_WITHOUT_NODE },
       },
     );
     closeSync(log);

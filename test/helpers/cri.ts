@@ -45,6 +45,13 @@ export class CriClient {
     );
     return Object.fromEntries(res.status.conditions.map((c) => [c.type, c.status]));
   }
+  /** The runtime's conditions with their reasons and messages, by type. */
+  async conditionDetails(): Promise<Record<string, { status: boolean; reason: string; message: string }>> {
+    const res = await this.call<{
+      status: { conditions: { type: string; status: boolean; reason: string; message: string }[] };
+    }>('Status', {}, 5000);
+    return Object.fromEntries(res.status.conditions.map((c) => [c.type, c]));
+  }
   async runPodSandbox(c: SandboxConfig): Promise<string> {
     const res = await this.call<{ pod_sandbox_id: string }>('RunPodSandbox', {
       config: {
