@@ -17,10 +17,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { instanceLimits } from '../../providers/capacity.js';
-import { RetryQuota } from '../../ipamd/cloud/retry-quota.js';
 import { CentralBroker } from './lib/broker.js';
 import { rng } from './lib/churn-workload.js';
 import { bucketLimit } from './lib/fleet-limit.js';
+import { IncumbentSimProvider } from './lib/incumbent-cloud.js';
 import { NO_CLIENT_BUCKETS, runFleet, type FleetMode, type FleetRunResult } from './lib/fleet-run.js';
 import { bench, quantile } from './lib/stats.js';
 import { lineChartSvg } from './lib/svg-plot.js';
@@ -80,14 +80,10 @@ function modes(clockless: { broker?: CentralBroker }): Record<string, FleetMode>
     incumbent: {
       name: 'incumbent',
       env: { TIDEPOOL_COMPARISON_MODE: 'incumbent' },
-      budget: () => ({
-        pacing: false,
-        maxAttempts: 3,
-        baseDelayMs: 100,
-        maxDelayMs: 20_000,
-        retryQuota: new RetryQuota(),
-        buckets: NO_CLIENT_BUCKETS,
-      }),
+      // The SDK's retries are per EC2 call, in the incumbent's provider; the budget adds none.
+      budget: () => ({ pacing: false, maxAttempts: 1, buckets: NO_CLIENT_BUCKETS }),
+      provider: (cloud, instanceId, n) =>
+        new IncumbentSimProvider({ cloud, instanceId, random: rng(seed * 7919 + n) }),
     },
     broker: {
       name: 'broker',

@@ -2,7 +2,8 @@
 // budget, SQLite store in memory) — on one VirtualClock and one in-process SimCloud, that is one account
 // with EC2's per-action token buckets and the realistic latency distributions (providers/sim/actions.ts),
 // and one shared subnet of a given size. Node n launches at joins[n]; as soon as its daemon is ready it
-// gets its pods, each started like the kubelet does (a failed ADD is retried after 10–15 s).
+// gets its pods, each started like the kubelet does (a failed ADD is retried after 10–15 s, on its
+// next 1 s sync tick).
 import { loadSettings } from '../../../config/settings.js';
 import type { BudgetOptions } from '../../../ipamd/cloud/budget.js';
 import { IpamCore } from '../../../ipamd/core/core.js';
@@ -10,6 +11,7 @@ import { StateStore } from '../../../ipamd/state/store.js';
 import { VirtualClock } from '../../../providers/clock.js';
 import { SimCloud } from '../../../providers/sim/cloud.js';
 import { InProcessSimProvider } from '../../../providers/sim/inprocess.js';
+import type { Provider } from '../../../providers/types.js';
 import { rng } from './churn-workload.js';
 import { startLikeKubelet } from './kubelet-retry.js';
 
@@ -18,6 +20,8 @@ export interface FleetMode {
   env: Record<string, string>;
   /** Budget options of node n (the shared broker, the SDK's retry quota, ...). */
   budget: (n: number) => Partial<Omit<BudgetOptions, 'clock' | 'observer'>>;
+  /** Node n's provider (default: the sim's own, Tidepool's EC2 sequence); the incumbent brings its own. */
+  provider?: (cloud: SimCloud, instanceId: string, n: number) => Provider;
 }
 
 export interface FleetRunOptions {
@@ -128,7 +132,8 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
       r.launchError = (err as Error).message;
       return;
     }
-    const provider = new InProcessSimProvider({ cloud, instanceId: inst.id });
+    const provider =
+      o.mode.provider?.(cloud, inst.id, n) ?? new InProcessSimProvider({ cloud, instanceId: inst.id });
     const store = StateStore.open(':memory:', () => clock.now(), { checkpointMs: 1e9 });
     const core = new IpamCore({
       settings,
@@ -138,6 +143,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
       budget: { random: rng(o.seed * 1000 + n), ...o.mode.budget(n) },
     });
     cores.push(core);
+    const tickPhaseMs = Math.floor(rand() * 1000); // where this node's kubelet sync ticks fall
     pending.push(
       core.start().then(() => {
         // The node is Ready: the scheduler gives it its pods at once.
@@ -151,6 +157,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
               clock,
               rand,
               giveUpMs: o.durationMs,
+              tickPhaseMs,
               cancelled: () => ended,
               onFailure: (err) => {
                 if (ended) return; // the run is over: the daemons are stopping
