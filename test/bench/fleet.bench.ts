@@ -255,6 +255,7 @@ async function main(): Promise<void> {
           [
             {
               title: 'addresses held by the fleet',
+              zoom: true,
               yLabel: 'addresses',
               series: results.map((r) => ({
                 name: r.mode,
