@@ -4,16 +4,18 @@
 // as soon as its daemon is ready. Same trace, same seed, for every mode:
 // - tidepool: the defaults (aws-compatible policy, parking, account-aware pacing, subnet scarcity mode);
 // - adaptive: the same with TIDEPOOL_POOL_POLICY=adaptive;
-// - incumbent: the comparison mode (ADD fails on an empty pool, 5 s tick, one step per tick) with the
-//   AWS SDK's standard retry mode on throttling (3 attempts, full jitter from 100 ms / 500 ms throttled,
-//   cap 20 s, retry quota 500) and no client-side limit (reference aws-vpc-cni.md 4.4);
+// - incumbent: the comparison mode (ADD fails on an empty pool, 5 s tick, one step per tick, pre-scaling
+//   before it serves) with the real AWS VPC CNI's EC2 traffic and the Go SDK's standard retry per call
+//   (lib/incumbent-cloud.ts) and no client-side limit (reference aws-vpc-cni.md 4.4);
 // - broker: every call of the fleet through one central queue at 4 calls/s, burst 20 (Cilium's operator).
-// Scenarios: scale-out in secondary-IP mode and in prefix mode (a large subnet), and subnet scarcity
+// Scenarios: scale-out in secondary-IP mode (then a steady-churn phase) and in prefix mode (a large
+// subnet), and subnet scarcity
 // (secondary-IP mode, a subnet with 10% more free addresses than the fleet's pods). Prints BENCH lines
 // and writes the plots (addresses held, pods waiting, per mode) to bench-plots/.
 //
 //   npm run bench -- fleet [--nodes 150] [--pods 30] [--seed 14] [--minutes 20] [--instance-type m5.xlarge]
 //                          [--scenarios secondary,prefix,scarcity] [--modes tidepool,adaptive,incumbent,broker]
+//                          [--churn-start 6] [--churn-minutes 10] [--churn-pods 12]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { instanceLimits } from '../../providers/capacity.js';
