@@ -111,6 +111,9 @@ export class Reconciler {
         if (this.stopping) throw new Error(`stopped before the node was ready: ${this.waitingOn()}`);
       }
     }
+    // The incumbent's handlePreScaling (nodeInit, reference aws-vpc-cni.md 1.2 step 9, 3.7): one pool
+    // round before it serves, so its node is Ready only once the first batch has landed.
+    if (this.policy === 'incumbent' && !this.stopping) await this.runRound();
     this.ready = true;
     this.loopDone = this.loop();
   }

@@ -13,7 +13,14 @@ import { addressCapacity } from '../engine/capacity.js';
 import { nodeFullMessage } from '../engine/node-full.js';
 import { silentCoreLogger, type CoreLogger } from './logger.js';
 import { keyString, NodePool } from '../state/node-pool.js';
-import { BurstWindow, decayedRate, ewma, recordEvents, type RateEstimate } from '../engine/demand.js';
+import {
+  BurstWindow,
+  decayedRate,
+  ewma,
+  HPA_TREND_MS,
+  recordEvents,
+  type RateEstimate,
+} from '../engine/demand.js';
 import type { PoolDemand } from '../engine/model.js';
 import { ParkingLot } from './parking.js';
 import { Reconciler, SUBNET_FULL_PAUSE_MS } from '../cloud/reconciler.js';
@@ -266,6 +273,7 @@ export class IpamCore implements Ipam {
       addRatePerSec: decayedRate(this.rate, now),
       roundTripMs: this.roundTripMs ?? 1_000,
       burstPeak: this.bursts.peak(now),
+      recentBurst: this.bursts.recentPeak(now, HPA_TREND_MS),
     };
   }
 

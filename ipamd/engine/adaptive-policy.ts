@@ -6,9 +6,12 @@
 // Bounded by MINIMUM_IP_TARGET (floor), MAX_ENI and the instance's capacity, like the AWS policy.
 // Tuned on the churn bench (issue 14) to beat the defaults on every axis at once: a prior of 10 free
 // before any burst is learned; bursts remembered for 15 min; growth overshoots the target by 30% (one
-// call covers the next pods too); with nobody waiting, half the cooling addresses count toward the
-// buffer (a top-up that a cooldown ends anyway is a call saved); shrink at most every 2 min; new
-// interfaces only for what parked requests lack (a warm-only attach is lazy: ipamd/congestion.ts).
+// call covers the next pods too); with nobody waiting, three quarters of the cooling addresses count
+// toward the buffer (a top-up that a cooldown ends anyway is a call saved); shrink at most every 2 min;
+// new interfaces only for what parked requests lack (a warm-only attach is lazy: ipamd/congestion.ts).
+// HPA trend (branch fleet): a burst of the last 30 s may be an HPA step, and the HPA's default next step
+// doubles it within 15 s (max(+4, ×2) per 15 s, cloud-api-figures.md 6), so twice it is kept free. In the
+// churn bench the pods that still waited were HPA steps meeting a buffer of cooling addresses.
 
 import {
   DECREASE_INTERVAL_MS,
@@ -31,15 +34,19 @@ export const ADAPTIVE_GROWTH_SLACK = 1.3;
 /** The buffer never falls below this many free, learned or not (a node's first burst finds them). */
 export const ADAPTIVE_PRIOR = 10;
 /** Share of the cooling addresses counted toward the buffer when nothing is parked. */
-export const ADAPTIVE_COOLING_SHARE = 0.5;
+export const ADAPTIVE_COOLING_SHARE = 0.75;
 /** Shrink at most this often (the AWS 30 s gap is the floor). */
 export const ADAPTIVE_SHRINK_GAP_MS = 120_000;
 
+/** A burst of the last HPA_TREND_MS may be followed by one this many times larger (HPA: ×2 per 15 s). */
+export const ADAPTIVE_TREND_FACTOR = 2;
+
 /** Free addresses the adaptive policy wants on hand (excluding parked requests). */
 export function adaptiveTarget(input: PlanInput): number {
-  const { addRatePerSec, roundTripMs, burstPeak = 0 } = input.demand;
+  const { addRatePerSec, roundTripMs, burstPeak = 0, recentBurst = 0 } = input.demand;
   const expected = Math.ceil((addRatePerSec * (roundTripMs + ADAPTIVE_LOOKAHEAD_MS)) / 1000);
-  return Math.max(expected, burstPeak, input.targets.warmIpTarget, ADAPTIVE_PRIOR, 1);
+  const trend = ADAPTIVE_TREND_FACTOR * recentBurst;
+  return Math.max(expected, burstPeak, trend, input.targets.warmIpTarget, ADAPTIVE_PRIOR, 1);
 }
 
 export function planAdaptive(input: PlanInput): PoolAction[] {

@@ -25,6 +25,12 @@ export function ewma(prev: number | undefined, sample: number, alpha = 0.3): num
   return prev === undefined ? sample : prev + alpha * (sample - prev);
 }
 
+/**
+ * A burst this recent may be an HPA step: the HPA's default scale-up is max(+4, ×2) every 15 s
+ * (cloud-api-figures.md 6), so the next step can be twice as large within 15 s. Two periods.
+ */
+export const HPA_TREND_MS = 30_000;
+
 /** How long the adaptive policy remembers a burst: the pool keeps room for it this long. */
 export const BURST_HOLD_MS = 900_000;
 
@@ -44,6 +50,13 @@ export class BurstWindow {
     const count = this.recent.length;
     while (this.peaks.length && this.peaks[this.peaks.length - 1].count <= count) this.peaks.pop();
     this.peaks.push({ at: now, count });
+  }
+
+  /** The largest burst of the last `ms` (without forgetting older peaks). */
+  recentPeak(now: number, ms: number): number {
+    // peaks: oldest first, counts decreasing; the first one inside the span is the largest there.
+    for (const p of this.peaks) if (p.at > now - ms) return p.count;
+    return 0;
   }
 
   peak(now: number, holdMs = BURST_HOLD_MS): number {

@@ -61,6 +61,8 @@ export interface PoolDemand {
   roundTripMs: number;
   /** Most requests seen within one round trip during the last few minutes (adaptive policy). */
   burstPeak?: number;
+  /** The largest such burst of the last HPA_TREND_MS (an HPA step whose double may follow). */
+  recentBurst?: number;
 }
 
 export interface PoolTargets {

@@ -51,6 +51,8 @@ export interface SimEc2 {
     prefixes?: string[];
   }): Promise<void>;
   createTags(req: { resourceIds: string[]; tags: Record<string, string> }): Promise<void>;
+  /** Only Attachment.DeleteOnTermination, the attribute the AWS VPC CNI sets after each attach. */
+  modifyNetworkInterfaceAttribute(req: { interfaceId: string; deleteOnTermination: boolean }): Promise<void>;
 }
 
 /** EC2 action name → method of SimEc2 (the server's POST /ec2/<Action> routes). */
@@ -65,6 +67,7 @@ export const ACTION_METHODS: Record<Ec2Action, keyof SimEc2> = {
   AssignPrivateIpAddresses: 'assignPrivateIpAddresses',
   UnassignPrivateIpAddresses: 'unassignPrivateIpAddresses',
   CreateTags: 'createTags',
+  ModifyNetworkInterfaceAttribute: 'modifyNetworkInterfaceAttribute',
 };
 
 // ---- request checking (EC2 codes: MissingParameter, InvalidParameterValue) ----

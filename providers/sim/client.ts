@@ -59,6 +59,9 @@ class HttpEc2 implements SimEc2 {
   async createTags(req: { resourceIds: string[]; tags: Record<string, string> }): Promise<void> {
     await this.call('CreateTags', req);
   }
+  async modifyNetworkInterfaceAttribute(req: { interfaceId: string; deleteOnTermination: boolean }) {
+    await this.call('ModifyNetworkInterfaceAttribute', req);
+  }
 }
 
 export interface SimProviderOptions {

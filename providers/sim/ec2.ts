@@ -349,4 +349,29 @@ export class Ec2Actions extends Ec2State implements SimEc2 {
       this.cloud.touch();
     });
   }
+
+  async modifyNetworkInterfaceAttribute(raw: {
+    interfaceId: string;
+    deleteOnTermination: boolean;
+  }): Promise<void> {
+    const a = 'ModifyNetworkInterfaceAttribute';
+    const r = reqObject(a, raw);
+    const interfaceId = needString(a, r, 'interfaceId');
+    if (typeof r.deleteOnTermination !== 'boolean')
+      throw invalidParameter(
+        a,
+        'the request must contain deleteOnTermination (a boolean)',
+        'MissingParameter',
+      );
+    return this.cloud.run(a, () => {
+      const eni = this.iface(a, interfaceId);
+      if (!eni.attachment)
+        throw invalidParameter(
+          a,
+          `interface ${interfaceId} has no attachment`,
+          'InvalidAttachmentID.NotFound',
+        );
+      this.cloud.touch();
+    });
+  }
 }

@@ -1,6 +1,7 @@
 // The fleet simulation (test/bench/lib/fleet-run.ts) is deterministic for a seed: the same seed gives the
 // same run, call for call; another seed gives another run.
 import { describe, expect, test } from '@jest/globals';
+import { generateChurn } from '../bench/lib/churn-workload.js';
 import { runFleet, type FleetRunOptions } from '../bench/lib/fleet-run.js';
 
 const options = (seed: number): FleetRunOptions => ({
@@ -31,5 +32,30 @@ describe('fleet simulation', () => {
     expect(a.addressedAt).toHaveLength(120);
     expect(b).toEqual(a);
     expect(c.addressedAt).not.toEqual(a.addressedAt);
+  }, 120_000);
+
+  test('the churn phase replays the seeded workload of each node after the scale-out, with its own figures', async () => {
+    const churnOptions = (seed: number): FleetRunOptions => ({
+      ...options(seed),
+      durationMs: 150_000,
+      churn: {
+        startMs: 60_000,
+        durationMs: 60_000,
+        events: (n) => generateChurn({ seed: seed * 1000 + n, durationMs: 60_000, maxPods: 8 }).events,
+      },
+    });
+    const a = await runFleet(churnOptions(14));
+    const b = await runFleet(churnOptions(14));
+    const created = [0, 1, 2, 3, 4, 5]
+      .map((n) => generateChurn({ seed: 14_000 + n, durationMs: 60_000, maxPods: 8 }).events)
+      .flat()
+      .filter((e) => e.op === 'add').length;
+    expect(a.churn!.pods).toBe(created);
+    expect(a.churn!.waitsMs.length + a.churn!.notStarted).toBeLessThanOrEqual(created);
+    expect(a.churn!.waitsMs.length).toBeGreaterThan(0);
+    // The scale-out's own figures count only its pods: 6 nodes × 20.
+    expect(a.addressedAt).toHaveLength(120);
+    expect(b.churn).toEqual(a.churn);
+    expect(fingerprint(b)).toEqual(fingerprint(a));
   }, 120_000);
 });

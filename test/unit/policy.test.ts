@@ -11,6 +11,7 @@ import type {
   PoolTargets,
 } from '../../ipamd/engine/model.js';
 import { poolStats } from '../../ipamd/engine/stats.js';
+import { adaptiveTarget } from '../../ipamd/engine/adaptive-policy.js';
 import { BurstWindow } from '../../ipamd/engine/demand.js';
 
 const NOW = 1_700_000_000_000;
@@ -409,13 +410,33 @@ describe('adaptive', () => {
     expect(adaptive([eni(0, { free: 2 })], 0, 10)).toEqual([assign('eni-0', 7), attach(1, 9), attach(2, 8)]);
   });
 
-  test('half the cooling addresses count toward the buffer when nothing is parked, none when something is', () => {
-    // 10 free + 4 cooling: 10 + 2 ≥ target 10: nothing to do.
-    expect(adaptive([eni(0, { free: 5, cooling: 4 }), eni(1, { free: 5 })], 0, 0)).toEqual([]);
-    // One parked: cooling does not count; 13 + 1 − 10 = 4 more.
-    expect(adaptive([eni(0, { free: 5, cooling: 4 }), eni(1, { free: 5 })], 1, 0)).toEqual([
-      assign('eni-1', 4),
+  test('three quarters of the cooling addresses count toward the buffer when nothing is parked, none when something is', () => {
+    // 7 free + 4 cooling: 7 + 3 ≥ target 10: nothing to do (with half, 7 + 2 would have grown).
+    expect(adaptive([eni(0, { free: 4, cooling: 4 }), eni(1, { free: 3 })], 0, 0)).toEqual([]);
+    // One parked: cooling does not count; 13 + 1 − 7 = 7 more.
+    expect(adaptive([eni(0, { free: 4, cooling: 4 }), eni(1, { free: 3 })], 1, 0)).toEqual([
+      assign('eni-0', 1),
+      assign('eni-1', 6),
     ]);
+  });
+
+  test.each([
+    // a burst of the last 30 s (an HPA step) → free wanted: twice it (the next step may double), else the prior
+    [0, 10],
+    [4, 10],
+    [6, 12],
+    [9, 18],
+  ])('a recent burst of %i keeps %i free', (recentBurst, target) => {
+    const input = {
+      state: { interfaces: [eni(0)] },
+      demand: { parked: 0, addRatePerSec: 0, roundTripMs: 1000, recentBurst },
+      targets: defaults,
+      capacity: m5large,
+      now: NOW,
+      lastDecreaseAt: LONG_AGO,
+      coolingCountsAsAvailable: false,
+    };
+    expect(adaptiveTarget(input)).toBe(target);
   });
 
   test('hysteresis: up to 2 × target free is kept; beyond, it shrinks to the target', () => {
@@ -465,5 +486,19 @@ describe('burst window', () => {
     expect(w.peak(NOW + 899_000)).toBe(6);
     expect(w.peak(NOW + 901_000)).toBe(1); // the burst is forgotten; the lone request still counts
     expect(w.peak(NOW + 911_000)).toBe(0);
+  });
+
+  test.each([
+    // the largest burst of the last 30 s, asked at: (the 6 end at NOW + 500, the lone one at NOW + 10 s)
+    [NOW + 1_000, 6],
+    [NOW + 30_400, 6],
+    [NOW + 30_600, 1],
+    [NOW + 40_100, 0],
+  ])('recentPeak(30 s) at %i is %i, and the 15-minute peak is kept', (at, peak) => {
+    const w = new BurstWindow();
+    for (let i = 0; i < 6; i++) w.record(NOW + i * 100, 2_000);
+    w.record(NOW + 10_000, 2_000);
+    expect(w.recentPeak(at, 30_000)).toBe(peak);
+    expect(w.peak(at)).toBe(6);
   });
 });

@@ -118,15 +118,19 @@ describe('node full', () => {
 });
 
 describe('comparison mode (incumbent)', () => {
-  test('ADD fails at once on an empty pool, and the pool grows only on the 5 s tick', async () => {
+  test('pre-scales before it is ready, then an ADD fails at once on an empty pool and the pool grows only on the 5 s tick', async () => {
     node = makeNode({ env: { TIDEPOOL_COMPARISON_MODE: 'incumbent' } });
     const { clock, cloud, core } = node;
+    // handlePreScaling: the primary (m5.large: 9 addresses for pods) is filled before the node is ready.
     await settle(clock, core.start());
-    await expect(core.allocate(key('c0'), pod('p0'))).rejects.toThrow(/no free address in the pool/);
-    expect(simCalls(cloud, 'AssignPrivateIpAddresses')).toHaveLength(0);
-    await clock.advance(2_600); // the first 2.5 s half-tick: one batch
     expect(simCalls(cloud, 'AssignPrivateIpAddresses')).toHaveLength(1);
-    await expect(core.allocate(key('c0'), pod('p0'))).resolves.toMatchObject({ reused: false });
+    expect(core.status()).toMatchObject({ total: 9, assigned: 0 });
+    for (let i = 0; i < 9; i++) await core.allocate(key(`c${i}`), pod(`p${i}`));
+    await expect(core.allocate(key('c9'), pod('p9'))).rejects.toThrow(/no free address in the pool/);
+    expect(simCalls(cloud, 'AttachNetworkInterface')).toHaveLength(0);
+    await clock.advance(2_600); // the first 2.5 s half-tick: one step (a new ENI with 9)
+    expect(simCalls(cloud, 'AttachNetworkInterface')).toHaveLength(1);
+    await expect(core.allocate(key('c9'), pod('p9'))).resolves.toMatchObject({ reused: false });
   });
 
   test('cooling addresses count as available: the incumbent does not grow, Tidepool does', async () => {

@@ -2,7 +2,8 @@
 // budget, SQLite store in memory) — on one VirtualClock and one in-process SimCloud, that is one account
 // with EC2's per-action token buckets and the realistic latency distributions (providers/sim/actions.ts),
 // and one shared subnet of a given size. Node n launches at joins[n]; as soon as its daemon is ready it
-// gets its pods, each started like the kubelet does (a failed ADD is retried after 10–15 s).
+// gets its pods, each started like the kubelet does (a failed ADD is retried after 10–15 s, on its
+// next 1 s sync tick).
 import { loadSettings } from '../../../config/settings.js';
 import type { BudgetOptions } from '../../../ipamd/cloud/budget.js';
 import { IpamCore } from '../../../ipamd/core/core.js';
@@ -10,7 +11,8 @@ import { StateStore } from '../../../ipamd/state/store.js';
 import { VirtualClock } from '../../../providers/clock.js';
 import { SimCloud } from '../../../providers/sim/cloud.js';
 import { InProcessSimProvider } from '../../../providers/sim/inprocess.js';
-import { rng } from './churn-workload.js';
+import type { Provider } from '../../../providers/types.js';
+import { rng, type ChurnEvent } from './churn-workload.js';
 import { startLikeKubelet } from './kubelet-retry.js';
 
 export interface FleetMode {
@@ -18,6 +20,8 @@ export interface FleetMode {
   env: Record<string, string>;
   /** Budget options of node n (the shared broker, the SDK's retry quota, ...). */
   budget: (n: number) => Partial<Omit<BudgetOptions, 'clock' | 'observer'>>;
+  /** Node n's provider (default: the sim's own, Tidepool's EC2 sequence); the incumbent brings its own. */
+  provider?: (cloud: SimCloud, instanceId: string, n: number) => Provider;
 }
 
 export interface FleetRunOptions {
@@ -35,6 +39,26 @@ export interface FleetRunOptions {
   sampleMs: number;
   /** Called with the run's clock before any node joins (to build what the mode shares, e.g. the broker). */
   onClock?: (clock: VirtualClock) => void;
+  /**
+   * A steady-churn phase after the scale-out: node n replays events(n) (the churn bench's generator; `at`
+   * from the phase's start) from startMs on, on top of its scale-out pods, for durationMs.
+   */
+  churn?: { startMs: number; durationMs: number; events: (n: number) => ChurnEvent[] };
+}
+
+/** Figures of the churn phase alone. */
+export interface FleetChurnResult {
+  /** Each churn pod's wait from its creation to its address, ms (pods deleted before it are left out). */
+  waitsMs: number[];
+  /** Churn pods created, and those still without an address at the end of the phase. */
+  pods: number;
+  notStarted: number;
+  failedAdds: number;
+  failReasons: Record<string, number>;
+  calls: number;
+  throttled: number;
+  callsByAction: Record<string, number>;
+  idleAddressHours: number;
 }
 
 export interface FleetSample {
@@ -60,8 +84,10 @@ export interface FleetRunResult {
   calls: number;
   throttled: number;
   callsByAction: Record<string, number>;
+  /** Over the scale-out (until the churn phase starts, or the whole run without one). */
   idleAddressHours: number;
   series: FleetSample[];
+  churn?: FleetChurnResult;
   realMs: number;
 }
 
@@ -108,8 +134,25 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
     series: [],
     realMs: 0,
   };
-  let created = 0;
+  let waiting = 0;
   let ended = false;
+  const churnEnd = o.churn ? o.churn.startMs + o.churn.durationMs : Infinity;
+  const inChurn = (t: number) =>
+    o.churn !== undefined && t >= START + o.churn.startMs && t < START + churnEnd;
+  const churn: FleetChurnResult | undefined = o.churn
+    ? {
+        waitsMs: [],
+        pods: 0,
+        notStarted: 0,
+        failedAdds: 0,
+        failReasons: {},
+        calls: 0,
+        throttled: 0,
+        callsByAction: {},
+        idleAddressHours: 0,
+      }
+    : undefined;
+  const coreOf = new Map<number, IpamCore>();
   const rand = rng(o.seed + 7);
   const key = (pod: string) => ({ network: 'tidepool', containerId: pod, ifname: 'eth0' });
   const pending: Promise<void>[] = [];
@@ -128,7 +171,8 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
       r.launchError = (err as Error).message;
       return;
     }
-    const provider = new InProcessSimProvider({ cloud, instanceId: inst.id });
+    const provider =
+      o.mode.provider?.(cloud, inst.id, n) ?? new InProcessSimProvider({ cloud, instanceId: inst.id });
     const store = StateStore.open(':memory:', () => clock.now(), { checkpointMs: 1e9 });
     const core = new IpamCore({
       settings,
@@ -138,19 +182,21 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
       budget: { random: rng(o.seed * 1000 + n), ...o.mode.budget(n) },
     });
     cores.push(core);
+    const tickPhaseMs = Math.floor(rand() * 1000); // where this node's kubelet sync ticks fall
     pending.push(
       core.start().then(() => {
         // The node is Ready: the scheduler gives it its pods at once.
         for (let k = 0; k < o.podsPerNode; k++) {
           const name = `n${n}-p${k}`;
           const createdAt = clock.now();
-          created++;
+          waiting++;
           const pod = { namespace: 'default', name, uid: name, netns: `/var/run/netns/${name}` };
           pending.push(
             startLikeKubelet(() => core.allocate(key(name), pod).then(() => undefined), {
               clock,
               rand,
               giveUpMs: o.durationMs,
+              tickPhaseMs,
               cancelled: () => ended,
               onFailure: (err) => {
                 if (ended) return; // the run is over: the daemons are stopping
@@ -160,6 +206,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
               },
             }).then((s) => {
               if (s.readyAt === undefined) return;
+              waiting--;
               r.addressedAt.push(s.readyAt - START);
               r.waitsMs.push(s.readyAt - createdAt);
             }),
@@ -167,15 +214,84 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
         }
       }),
     );
+    coreOf.set(n, core);
+    phases.set(n, tickPhaseMs);
   };
+
+  // The churn phase: pods of node n created and deleted as its workload says.
+  const phases = new Map<number, number>();
+  const deleted = new Set<string>();
+  const allocated = new Set<string>();
+  const churnAdd = (n: number, name: string) => {
+    const core = coreOf.get(n);
+    if (!core || !churn) return;
+    const createdAt = clock.now();
+    churn.pods++;
+    waiting++;
+    churnPending.add(name);
+    const pod = { namespace: 'default', name, uid: name, netns: `/var/run/netns/${name}` };
+    pending.push(
+      startLikeKubelet(() => core.allocate(key(name), pod).then(() => undefined), {
+        clock,
+        rand,
+        giveUpMs: o.durationMs,
+        tickPhaseMs: phases.get(n),
+        cancelled: () => ended || deleted.has(name),
+        onFailure: (err) => {
+          if (ended || !inChurn(clock.now())) return;
+          churn.failedAdds++;
+          const why = err.constructor.name;
+          churn.failReasons[why] = (churn.failReasons[why] ?? 0) + 1;
+        },
+      }).then(async (s) => {
+        waiting--;
+        churnPending.delete(name);
+        if (s.readyAt === undefined) return;
+        churn.waitsMs.push(s.readyAt - createdAt);
+        allocated.add(name);
+        // Deleted while its ADD was in flight: the runtime's DEL releases it now.
+        if (deleted.has(name)) await churnDel(n, name);
+      }),
+    );
+  };
+  const churnPending = new Set<string>();
+  const churnDel = async (n: number, name: string) => {
+    deleted.add(name);
+    churnPending.delete(name);
+    if (!allocated.delete(name)) return;
+    await coreOf.get(n)?.release(key(name), 'cni-del');
+  };
+  const churnEvents = o.churn
+    ? o.joins
+        .flatMap((_, n) => o.churn!.events(n).map((e) => ({ at: o.churn!.startMs + e.at, n, e })))
+        .filter((x) => x.at < churnEnd)
+        .sort((a, b) => a.at - b.at || a.n - b.n)
+    : [];
+  let nextChurn = 0;
+  let churnCalls0: ReturnType<typeof cloud.callStats> | undefined;
+  let churnCallsEnd: ReturnType<typeof cloud.callStats> | undefined;
+  const copyStats = () => structuredClone(cloud.callStats());
 
   const order = o.joins.map((at, n) => ({ at, n })).sort((a, b) => a.at - b.at || a.n - b.n);
   let next = 0;
   for (let t = 0; t < o.durationMs; t += o.sampleMs) {
+    if (o.churn && t === o.churn.startMs) churnCalls0 = copyStats();
+    if (o.churn && t === churnEnd) {
+      churnCallsEnd = copyStats();
+      if (churn) churn.notStarted = churnPending.size;
+    }
     while (next < order.length && order[next].at < t + o.sampleMs) {
       const due = START + order[next].at;
       if (due > clock.now()) await clock.advance(due - clock.now());
       join(order[next++].n);
+    }
+    while (nextChurn < churnEvents.length && churnEvents[nextChurn].at < t + o.sampleMs) {
+      const { at, n, e } = churnEvents[nextChurn++];
+      const due = START + at;
+      if (due > clock.now()) await clock.advance(due - clock.now());
+      const name = `n${n}-${e.pod}`;
+      if (e.op === 'add') churnAdd(n, name);
+      else await churnDel(n, name);
     }
     const end = START + t + o.sampleMs;
     if (end > clock.now()) await clock.advance(end - clock.now());
@@ -186,11 +302,26 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
       held += s.total;
       assigned += s.assigned;
     }
-    r.idleAddressHours += ((held - assigned) * o.sampleMs) / 3_600_000;
-    r.series.push({ t: t + o.sampleMs, held, assigned, waiting: created - r.addressedAt.length });
+    const idle = ((held - assigned) * o.sampleMs) / 3_600_000;
+    if (!o.churn || t < o.churn.startMs) r.idleAddressHours += idle;
+    else if (churn && t < churnEnd) churn.idleAddressHours += idle;
+    r.series.push({ t: t + o.sampleMs, held, assigned, waiting });
+  }
+  if (churn && churnCalls0) {
+    if (!churnCallsEnd) churn.notStarted = churnPending.size;
+    const endStats = churnCallsEnd ?? cloud.callStats();
+    for (const [action, st] of Object.entries(endStats)) {
+      if (action.includes(':')) continue;
+      const before = churnCalls0[action] ?? { calls: 0, throttled: 0 };
+      churn.calls += st.calls - before.calls;
+      churn.throttled += st.throttled - before.throttled;
+      churn.callsByAction[action] = st.calls - before.calls;
+    }
+    r.churn = churn;
   }
   r.notStarted = o.joins.length * o.podsPerNode - r.addressedAt.length;
-  for (const [action, st] of Object.entries(cloud.callStats())) {
+  // The scale-out's calls: until the churn phase begins (the whole run without one).
+  for (const [action, st] of Object.entries(churnCalls0 ?? cloud.callStats())) {
     if (action.includes(':')) continue; // the unfiltered-Describe bucket keys repeat their action's calls
     r.calls += st.calls;
     r.throttled += st.throttled;
