@@ -68,14 +68,6 @@ function inputKey(packages: DebianPackage[]): string {
  * busybox applets for what no package provides, /agnhost. */
 function stageRoot(stage: string, debs: string[]): void {
   unpackDebs(debs, stage);
-  for (const d of [
-    'usr/share/doc',
-    'usr/share/man',
-    'usr/share/info',
-    'usr/share/locale',
-    'usr/share/lintian',
-  ])
-    rmSync(join(stage, d), { recursive: true, force: true });
   // dash ships /bin/sh -> dash itself; /bin/nc is what netcat-openbsd's postinst (update-alternatives)
   // would link.
   if (readlinkSync(join(stage, 'bin/sh')) !== 'dash') throw new Error('dash did not provide /bin/sh -> dash');

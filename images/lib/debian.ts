@@ -3,7 +3,7 @@
 // `apt-get download` into a cache outside the repo and unpacked with `dpkg-deb -x` (no maintainer scripts
 // run). The exact versions go into the image's labels, so the same apt state gives the same image.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface DebianPackage {
@@ -92,9 +92,13 @@ export function fetchDebs(pkgs: DebianPackage[], dir: string): string[] {
   });
 }
 
-/** Unpacks each .deb into root (dpkg-deb -x: files only, no scripts). */
+/** Documentation and translations: not needed to run, removed to keep a layer small. */
+const DOC_DIRS = ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'usr/share/lintian'];
+
+/** Unpacks each .deb into root (dpkg-deb -x: files only, no scripts), without the documentation. */
 export function unpackDebs(debs: string[], root: string): void {
   for (const deb of debs) run('dpkg-deb', ['-x', deb, root]);
+  for (const d of DOC_DIRS) rmSync(join(root, d), { recursive: true, force: true });
 }
 
 /** `name=version ...`, for an image label. */

@@ -103,6 +103,8 @@ export interface ImageSpec {
   cmd?: string[];
   env?: string[];
   workdir?: string;
+  /** The user the entrypoint runs as, e.g. 65535:65535. */
+  user?: string;
   labels?: Record<string, string>;
   /** Seconds since the epoch for every timestamp (SOURCE_DATE_EPOCH). */
   epoch: number;
@@ -131,6 +133,7 @@ export function ociArchive(spec: ImageSpec): BuiltImage {
         ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
         ...(spec.cmd ? { Cmd: spec.cmd } : {}),
         ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
+        ...(spec.user ? { User: spec.user } : {}),
         ...(spec.labels ? { Labels: spec.labels } : {}),
       },
       rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layerTar)}`] },

@@ -66,15 +66,6 @@ export function buildImage(o: BuildOptions): BuiltImage & { packages: DebianPack
   const stage = mkdtempSync(join(tmpdir(), 'tp-image-'));
   try {
     unpackDebs(debs, stage);
-    // Documentation and translations are not needed to run; their removal keeps the layer small.
-    for (const d of [
-      'usr/share/doc',
-      'usr/share/man',
-      'usr/share/info',
-      'usr/share/locale',
-      'usr/share/lintian',
-    ])
-      rmSync(join(stage, d), { recursive: true, force: true });
     // The dynamic linker's search path has the multiarch directories built in; a cache needs ldconfig.
     mkdirSync(join(stage, 'etc'), { recursive: true });
     mkdirSync(join(stage, 'tmp'), { recursive: true, mode: 0o1777 });

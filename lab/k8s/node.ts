@@ -34,7 +34,7 @@ import { instanceTypes } from '../../providers/instance-types.generated.js';
 import { record, withLabLock, writeManifest, type Manifest, type NodeRecord } from '../manifest.js';
 import { alive, must, netnsPath, runCommand } from '../netns.js';
 import { K8S_BIN, type ControlPlane } from './control-plane.js';
-import { PAUSE_IMAGE } from './images.js';
+import { containerdConfig } from './containerd-config.js';
 
 /** The paths a node keeps at fixed places, each bind-mounted from the node's own directory. */
 export const NODE_PATHS = [
@@ -199,41 +199,15 @@ export async function prepareNodeMachine(m: Manifest, node: NodeRecord): Promise
     await inNs(['mount', '--bind', join(node.dir, 'sysctl', k.replace('/', '.')), `/proc/sys/${k}`]);
 }
 
-export function containerdConfig(node: NodeRecord): string {
-  const d = join(node.dir, 'containerd');
-  return `version = 2
-root = "${d}/root"
-state = "${d}/state"
-[grpc]
-  address = "${node.kube!.containerdSocket}"
-[ttrpc]
-  address = "${node.kube!.containerdSocket}.ttrpc"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${PAUSE_IMAGE}"
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/opt/cni/bin"
-    conf_dir = "/etc/cni/net.d"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "${d}/runc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${d}/opt"
-${
-  CONTAINERD_BIN
-    ? // containerd 2.x: NRI is on by default, its socket at a fixed path (/var/run/nri/nri.sock).
-      `[plugins."io.containerd.nri.v1.nri"]
-  disable = true
-`
-    : ''
-}`;
+/** The node's containerd: the machine's CNI paths, which the node's mount namespace makes its own. */
+export function nodeContainerdConfig(node: NodeRecord): string {
+  return containerdConfig({
+    dir: join(node.dir, 'containerd'),
+    socket: node.kube!.containerdSocket,
+    cniBinDir: '/opt/cni/bin',
+    cniConfDir: '/etc/cni/net.d',
+    disableNri: CONTAINERD_BIN !== '',
+  });
 }
 
 export function kubeletConfig(node: NodeRecord, caFile: string): object {
@@ -281,7 +255,7 @@ export async function startKubeletNode(
 ): Promise<void> {
   const k = node.kube!;
   const cfg = join(node.dir, 'containerd', 'config.toml');
-  writeFileSync(cfg, containerdConfig(node));
+  writeFileSync(cfg, nodeContainerdConfig(node));
   log(`${node.name}: starting containerd`);
   const cpid = startInNode(
     m,

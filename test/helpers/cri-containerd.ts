@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { CriClient } from './cri.js';
 import { PATH_WITHOUT_NODE } from './cni-plugin.js';
 import type { Netns } from './netns.js';
-import { buildPauseImage, PAUSE_IMAGE } from './pause-image.js';
+import { containerdConfig } from '../../lab/k8s/containerd-config.js';
+import { buildPauseImage } from './pause-image.js';
 
 export interface ContainerdOptions {
   /** Plugin binaries: name → path (symlinked into bin_dir); loopback is added. */
@@ -66,39 +67,13 @@ export class Containerd {
     for (const [name, path] of Object.entries({ loopback: '/usr/lib/cni/loopback', ...opts.plugins }))
       execFileSync('ln', ['-s', path, join(this.binDir, name)]);
     writeFileSync(join(this.confDir, '10-test.conflist'), JSON.stringify(opts.conflist));
-    const config = `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-[grpc]
-  address = "${this.socket}"
-[ttrpc]
-  address = "${this.socket}.ttrpc"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${PAUSE_IMAGE}"
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${this.binDir}"
-    conf_dir = "${this.confDir}"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "${dir}/runc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-${
-  opts.binDir
-    ? // containerd 2.x: NRI is on by default with its socket at a fixed path (/var/run/nri/nri.sock).
-      `[plugins."io.containerd.nri.v1.nri"]
-  disable = true
-`
-    : ''
-}`;
+    const config = containerdConfig({
+      dir,
+      socket: this.socket,
+      cniBinDir: this.binDir,
+      cniConfDir: this.confDir,
+      disableNri: Boolean(opts.binDir),
+    });
     writeFileSync(join(dir, 'config.toml'), config);
     const log = openSync(join(dir, 'containerd.log'), 'a');
     // nsenter, not `ip netns exec`: the latter remounts /sys in a private mount namespace, which hides the
