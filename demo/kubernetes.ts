@@ -9,6 +9,7 @@ import { labDown } from '../lab/down.js';
 import type { FabricStatus } from '../lab/fabric.js';
 import { controlPlaneFor, k8sLabUp, nodeViews, NETWORK_READY } from '../lab/k8s/lab.js';
 import { WEB_IMAGE, WEB_PORT } from '../lab/k8s/images.js';
+import { spreadDeployment } from '../lab/k8s/workloads.js';
 import { createManifest, type Manifest } from '../lab/manifest.js';
 import { defaultStateDir } from '../lab/names.js';
 import { simLabCloud } from '../lab/sim-cloud.js';
@@ -29,39 +30,16 @@ interface Pod {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function deployment(replicas: number): string {
-  return JSON.stringify({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
+  return JSON.stringify(
+    spreadDeployment({
+      name: 'web',
       replicas,
-      selector: { matchLabels: { app: 'web' } },
-      template: {
-        metadata: { labels: { app: 'web' } },
-        spec: {
-          terminationGracePeriodSeconds: 1,
-          topologySpreadConstraints: [
-            {
-              maxSkew: 1,
-              topologyKey: 'kubernetes.io/hostname',
-              whenUnsatisfiable: 'DoNotSchedule',
-              nodeTaintsPolicy: 'Honor',
-              labelSelector: { matchLabels: { app: 'web' } },
-            },
-          ],
-          containers: [
-            {
-              name: 'web',
-              image: WEB_IMAGE,
-              imagePullPolicy: 'Never',
-              ports: [{ containerPort: WEB_PORT }],
-              readinessProbe: { httpGet: { path: '/', port: WEB_PORT }, periodSeconds: 2 },
-            },
-          ],
-        },
-      },
-    },
-  });
+      image: WEB_IMAGE,
+      port: WEB_PORT,
+      readinessPath: '/',
+      honorTaints: true,
+    }),
+  );
 }
 
 export async function runKubernetesDemo(

@@ -9,7 +9,7 @@
 // NotReady, are printed.
 import { randomBytes } from 'node:crypto';
 import { WEB_IMAGE, WEB_PORT } from '../../lab/k8s/images.js';
-import { ClusterLab } from '../helpers/cluster-lab.js';
+import { ClusterLab, until } from '../helpers/cluster-lab.js';
 
 const CONTAINERD2 = '/var/cache/tidepool/k8s/containerd/v2.4.2/bin';
 const log = (msg: string) => process.stderr.write(`k8s-containerd2-status: ${msg}\n`);
@@ -22,15 +22,6 @@ describe('the kubelet on containerd 2.x: node Ready follows the CNI STATUS of th
   const ready = () => {
     const n = cluster.json(['get', 'node', 'node-1']);
     return n.status.conditions.find((c: any) => c.type === 'Ready') as { status: string; message: string };
-  };
-  const until = async <T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await sleep(500);
-    }
   };
   const daemonPods = () =>
     cluster.json(['get', 'pods', '-n', 'kube-system', '-l', 'app.kubernetes.io/name=tidepool'])

@@ -20,7 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AGNHOST_IMAGE, buildAgnhostImage } from '../../images/agnhost/build.js';
-import { ClusterLab, K8S_BIN, type ClusterNode } from '../helpers/cluster-lab.js';
+import { spreadDeployment } from '../../lab/k8s/workloads.js';
+import { ClusterLab, K8S_BIN, until, type ClusterNode } from '../helpers/cluster-lab.js';
 import { ROOT } from '../helpers/lab.js';
 
 const log = (msg: string) => process.stderr.write(`k8s-helm-upgrade: ${msg}\n`);
@@ -153,15 +154,6 @@ describe('helm upgrade of the DaemonSet under a continuous ping between pods of 
     if (!ns?.path) throw new Error(`${pod}: no network namespace in its sandbox ${id}`);
     return ns.path as string;
   };
-  const until = async <T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await sleep(500);
-    }
-  };
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -179,38 +171,16 @@ describe('helm upgrade of the DaemonSet under a continuous ping between pods of 
   it('rolls both daemons to the new build with no pod restart, no address change, no lost ping', async () => {
     cluster.kubectl(
       ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'fleet', namespace: 'default' },
-        spec: {
+      JSON.stringify(
+        spreadDeployment({
+          name: 'fleet',
           replicas: PODS,
-          selector: { matchLabels: { app: 'fleet' } },
-          template: {
-            metadata: { labels: { app: 'fleet' } },
-            spec: {
-              terminationGracePeriodSeconds: 1,
-              topologySpreadConstraints: [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'DoNotSchedule',
-                  labelSelector: { matchLabels: { app: 'fleet' } },
-                },
-              ],
-              containers: [
-                {
-                  name: 'web',
-                  image: AGNHOST_IMAGE,
-                  imagePullPolicy: 'Never',
-                  args: ['netexec', '--http-port=8080'],
-                  readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 2 },
-                },
-              ],
-            },
-          },
-        },
-      }),
+          image: AGNHOST_IMAGE,
+          port: 8080,
+          readinessPath: '/healthz',
+          args: ['netexec', '--http-port=8080'],
+        }),
+      ),
     );
     const before = await until(
       `${PODS} fleet pods Ready`,

@@ -27,9 +27,11 @@ import {
   stopKubelet,
 } from '../../lab/k8s/node.js';
 import { WEB_IMAGE, WEB_PORT } from '../../lab/k8s/images.js';
+import { spreadDeployment } from '../../lab/k8s/workloads.js';
 import { readManifest, writeManifest, type Manifest, type NodeRecord } from '../../lab/manifest.js';
 import { simRequest, simSocket } from '../../lab/sim-cloud.js';
 import { INTERNET_SERVER, WHOAMI_PORT } from '../../lab/topology.js';
+import { until } from '../helpers/cluster-lab.js';
 import { Lab, labProcesses, namespacesWithPrefix, run } from '../helpers/lab.js';
 
 const SYSCTLS = ['vm.overcommit_memory', 'kernel.panic', 'kernel.panic_on_oops'];
@@ -41,16 +43,6 @@ const rootMounts = () =>
     .filter(Boolean);
 const log = (msg: string) => process.stderr.write(`k8s-nodes: ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(500);
-  }
-}
 
 describe('the cluster lab: kubelets with containerd on lab nodes, Tidepool as their CNI', () => {
   const prefix = `tk-n${randomBytes(2).toString('hex')}-`;
@@ -151,39 +143,16 @@ describe('the cluster lab: kubelets with containerd on lab nodes, Tidepool as th
     const t0 = Date.now();
     kubectl(
       ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'web', namespace: 'default' },
-        spec: {
+      JSON.stringify(
+        spreadDeployment({
+          name: 'web',
           replicas: 20,
-          selector: { matchLabels: { app: 'web' } },
-          template: {
-            metadata: { labels: { app: 'web' } },
-            spec: {
-              terminationGracePeriodSeconds: 1,
-              topologySpreadConstraints: [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'DoNotSchedule',
-                  nodeTaintsPolicy: 'Honor',
-                  labelSelector: { matchLabels: { app: 'web' } },
-                },
-              ],
-              containers: [
-                {
-                  name: 'web',
-                  image: WEB_IMAGE,
-                  imagePullPolicy: 'Never',
-                  ports: [{ containerPort: WEB_PORT }],
-                  readinessProbe: { httpGet: { path: '/', port: WEB_PORT }, periodSeconds: 2 },
-                },
-              ],
-            },
-          },
-        },
-      }),
+          image: WEB_IMAGE,
+          port: WEB_PORT,
+          readinessPath: '/',
+          honorTaints: true,
+        }),
+      ),
     );
     const ready = await until(
       '20 web pods Running and Ready',

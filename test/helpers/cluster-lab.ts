@@ -158,3 +158,14 @@ export class ClusterLab {
     }
   }
 }
+
+/** Polls fn every 500 ms until it returns something truthy (returned), or throws naming `what` after timeoutMs. */
+export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
