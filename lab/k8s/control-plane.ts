@@ -55,6 +55,40 @@ export class ControlPlane {
     execFileSync('openssl', args, { cwd: this.pki, stdio: 'pipe' });
   }
 
+  /** A key and a certificate signed by the lab's CA: <name>.key, <name>.crt with extensions `ext`. */
+  private issue(name: string, subj: string, ext: string): void {
+    writeFileSync(join(this.pki, `${name}.ext`), ext);
+    this.ssl([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      subj,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ]);
+    this.ssl([
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ]);
+  }
+
   /** CA, apiserver serving certificate, client certificates (admin, controller-manager, scheduler, the
    * apiserver's kubelet client), the service-account key pair. */
   makePki(): void {
@@ -85,48 +119,16 @@ export class ControlPlane {
       `IP:${this.o.address}`,
       ...(this.o.sans ?? []),
     ];
-    const cert = (name: string, subj: string, ext: string) => {
-      writeFileSync(join(this.pki, `${name}.ext`), ext);
-      this.ssl([
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        subj,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-      ]);
-      this.ssl([
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '30',
-        '-extfile',
-        `${name}.ext`,
-        '-out',
-        `${name}.crt`,
-      ]);
-    };
-    cert(
+    this.issue(
       'apiserver',
       '/CN=kube-apiserver',
       `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\n`,
     );
     const client = 'extendedKeyUsage=clientAuth\n';
-    cert('admin', '/O=system:masters/CN=kubernetes-admin', client);
-    cert('apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', client);
-    cert('controller-manager', '/CN=system:kube-controller-manager', client);
-    cert('scheduler', '/CN=system:kube-scheduler', client);
+    this.issue('admin', '/O=system:masters/CN=kubernetes-admin', client);
+    this.issue('apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', client);
+    this.issue('controller-manager', '/CN=system:kube-controller-manager', client);
+    this.issue('scheduler', '/CN=system:kube-scheduler', client);
     this.ssl(['genrsa', '-out', 'sa.key', '2048']);
     this.ssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
   }
@@ -136,36 +138,7 @@ export class ControlPlane {
   nodeKubeconfig(node: string, file: string): string {
     const name = `kubelet-${node}`;
     if (!existsSync(join(this.pki, `${name}.crt`))) {
-      writeFileSync(join(this.pki, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
-      this.ssl([
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        `/O=system:nodes/CN=system:node:${node}`,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-      ]);
-      this.ssl([
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '30',
-        '-extfile',
-        `${name}.ext`,
-        '-out',
-        `${name}.crt`,
-      ]);
+      this.issue(name, `/O=system:nodes/CN=system:node:${node}`, 'extendedKeyUsage=clientAuth\n');
     }
     return this.kubeconfig(file, { cert: name });
   }
@@ -231,8 +204,9 @@ current-context: lab
     }
   }
 
-  /** Starts etcd and the apiserver (and, unless apiOnly, the controller manager and the scheduler). */
-  async up(opts: { apiOnly?: boolean } = {}): Promise<void> {
+  /** Starts etcd and the apiserver (and, unless apiOnly, the controller manager and the scheduler).
+   * disableAdmissionPlugins: e.g. ServiceAccount, for an apiserver without a controller manager. */
+  async up(opts: { apiOnly?: boolean; disableAdmissionPlugins?: string[] } = {}): Promise<void> {
     requireK8sBinaries();
     mkdirSync(this.o.dir, { recursive: true });
     this.makePki();
@@ -280,6 +254,9 @@ current-context: lab
       '--kubelet-preferred-address-types=InternalIP',
       `--cert-dir=${d}/apiserver-certs`,
       '--profiling=false',
+      ...(opts.disableAdmissionPlugins?.length
+        ? [`--disable-admission-plugins=${opts.disableAdmissionPlugins.join(',')}`]
+        : []),
     ]);
     this.kubeconfig(this.adminKubeconfig, { cert: 'admin' });
     await this.waitFor(
