@@ -6,6 +6,8 @@
 //   logFile    absolute path of the plugin's log file   default none (no log)
 //   logLevel   trace|debug|info|warn|error|fatal|silent default "info"
 //   lockDir    where the per-attachment locks live       default /run/tidepool/locks (root's, 0700)
+//   statusGraceSeconds  STATUS stays ready this long after the daemon's last "ready" beat when the daemon
+//              cannot be reached (a rolling restart), 0-600   default 0 (the daemon's conflist sets it)
 import { isUtf8 } from 'node:buffer';
 import { checkContainerId, checkIfname } from './env.js';
 import { CniError, ErrorCode } from './errors.js';
@@ -33,6 +35,7 @@ export interface NetConf {
   logFile: string;
   logLevel: LogLevel;
   lockDir: string;
+  statusGraceSeconds: number;
   dns?: Dns;
   prevResult: Result | null;
   /**
@@ -142,6 +145,16 @@ export function parseNetConf(bytes: Buffer): NetConf {
   const lockDir = raw.lockDir ?? DEFAULT_LOCK_DIR;
   if (typeof lockDir !== 'string' || !lockDir.startsWith('/') || /[\u0000-\u001f]/.test(lockDir))
     throw invalid('lockDir must be an absolute path');
+  const statusGraceSeconds: unknown = raw.statusGraceSeconds ?? 0;
+  if (
+    typeof statusGraceSeconds !== 'number' ||
+    !Number.isInteger(statusGraceSeconds) ||
+    statusGraceSeconds < 0 ||
+    statusGraceSeconds > 600
+  )
+    throw invalid(
+      `statusGraceSeconds ${JSON.stringify(statusGraceSeconds)} must be an integer from 0 to 600`,
+    );
   let prevResult: Result | null = null;
   let prevResultError: CniError | null = null;
   if (raw.prevResult !== undefined && raw.prevResult !== null) {
@@ -163,6 +176,7 @@ export function parseNetConf(bytes: Buffer): NetConf {
     logFile,
     logLevel: logLevel as LogLevel,
     lockDir,
+    statusGraceSeconds,
     dns,
     prevResult,
     prevResultError,

@@ -21,6 +21,7 @@ export function renderConflist(s: Pick<Settings, 'network' | 'daemon' | 'kube'>)
       vethPrefix: s.network.vethPrefix,
       logFile: s.daemon.pluginLogFile,
       logLevel: s.daemon.pluginLogLevel,
+      statusGraceSeconds: s.kube.statusGraceSeconds,
     },
   ];
   if (s.kube.portmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });

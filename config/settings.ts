@@ -244,6 +244,7 @@ const envSchema = z.object({
   }),
   TIDEPOOL_CNI_VERSION: oneOf('1.1.0', ['1.1.0', '1.0.0'] as const),
   TIDEPOOL_CNI_PORTMAP: bool(true),
+  TIDEPOOL_CNI_STATUS_GRACE_SECONDS: int(30, 0, 600, 'a number of seconds'),
   TIDEPOOL_POD_GONE_GRACE_MS: int(60_000, 0, 86_400_000, 'a number of milliseconds'),
   TIDEPOOL_LEASE_DURATION_MS: int(15_000, 1_000, 600_000, 'a number of milliseconds'),
   AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: bool(false),
@@ -347,6 +348,8 @@ export interface KubeSettings {
   conflistName: string;
   cniVersion: '1.1.0' | '1.0.0';
   portmap: boolean;
+  /** The conflist's statusGraceSeconds: STATUS stays ready this long after the daemon's last ready beat. */
+  statusGraceSeconds: number;
   /** How long a pod must be gone (or finished) before its allocation is released. */
   podGoneGraceMs: number;
   leaseDurationMs: number;
@@ -528,6 +531,7 @@ function kubeSettings(e: z.infer<typeof envSchema>, env: Env, issues: ConfigIssu
     conflistName: e.TIDEPOOL_CNI_CONFLIST_NAME,
     cniVersion: e.TIDEPOOL_CNI_VERSION as KubeSettings['cniVersion'],
     portmap: e.TIDEPOOL_CNI_PORTMAP,
+    statusGraceSeconds: e.TIDEPOOL_CNI_STATUS_GRACE_SECONDS,
     podGoneGraceMs: e.TIDEPOOL_POD_GONE_GRACE_MS,
     leaseDurationMs: e.TIDEPOOL_LEASE_DURATION_MS,
     customNetwork: e.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG,

@@ -18,6 +18,7 @@ import { loadKubeModule } from './kube/load.js';
 import { ReadinessTracker } from './kube/readiness.js';
 import { noopObserver } from './core/types.js';
 import { createProvider, providerBudget } from './cloud/providers.js';
+import { ReadyBeater } from './serve/ready-beater.js';
 import { IpamServer } from './serve/grpc.js';
 import { prepareSocketPath } from './serve/socket.js';
 import { StateStore } from './state/store.js';
@@ -187,6 +188,9 @@ export async function startDaemon(given: Settings, logger: Logger): Promise<Runn
   orphans?.start(); // after serving: the first audit's `ip` process must not delay the socket
   sweeper?.start();
   readiness.setServing(true);
+  // STATUS's restart grace (cni/commands/status.ts) reads this beat while the socket is gone.
+  const beater = new ReadyBeater(d.socket, () => readiness.evaluate().statusOk, logger);
+  beater.start();
   kube?.start({
     allocations: () => [...core.pool.allocations.values()].map((a) => core.pool.toAllocation(a)),
     release: (key, reason) => core.release(key, reason),
@@ -223,6 +227,8 @@ export async function startDaemon(given: Settings, logger: Logger): Promise<Runn
     ready,
     stop: (graceMs = 15_000) =>
       (stopping ??= (async () => {
+        // The last ready beat stays: a restart within the conflist's statusGraceSeconds keeps STATUS ready.
+        beater.stop();
         // The node says first that it cannot serve (condition False), then the socket closes.
         readiness.setStopping();
         await kube?.stop();
