@@ -210,8 +210,9 @@ const envSchema = z.object({
   TIDEPOOL_INTROSPECTION_ADDR: hostPort('127.0.0.1:61679'),
   TIDEPOOL_METRICS_ADDR: hostPort('127.0.0.1:61678'),
   TIDEPOOL_POOL_POLICY: oneOf('aws-compatible', ['aws-compatible', 'adaptive'] as const),
-  // Comparison mode for benchmarks and the demo: reproduces the incumbent (ADD fails at once on an empty
-  // pool; the pool is checked on a 5 s tick, one batch per tick). Never for production.
+  // Comparison mode for benchmarks and the demo: reproduces the incumbent's pool (one pre-scaling round
+  // before it serves; then an ADD fails at once on an empty pool; a pool round on a 5 s tick, one step per
+  // round, no early round; cooling addresses count as available; no subnet scarcity mode). Never for production.
   TIDEPOOL_COMPARISON_MODE: oneOf('off', ['off', 'incumbent'] as const),
   TIDEPOOL_ADD_WAIT_MS: int(10000, 0, 600000, 'a number of milliseconds'),
   // Subnet scarcity mode (issue 14): below this share of a subnet's addresses left free, its nodes keep

@@ -1,19 +1,20 @@
 // Burst benchmark (issue 5): 60 pods created at once, through the real CNI plugin in the one-machine
 // lab, on a node whose pool is empty; Tidepool's default mode and the incumbent comparison mode
-// (TIDEPOOL_COMPARISON_MODE=incumbent: ADD fails at once on an empty pool, 5 s tick, one batch per
-// tick) on the same lab recipe, in the same run. Prints BENCH lines; never fails on a timing.
+// (TIDEPOOL_COMPARISON_MODE=incumbent: one pre-scaling round before it serves, then ADD fails at once
+// on an empty pool, 5 s tick, one step per tick) on the same lab recipe, in the same run. Prints BENCH
+// lines; never fails on a timing.
 //
 //   npm run bench -- burst [--pods 60] [--instance-type m5.4xlarge]
 //   npm run bench -- burst --incumbent real [--self-test]   (the real AWS VPC CNI: lib/burst-real.ts)
 //
 // How the pool is made empty: the lab node comes up with the default warm target and its pool settles;
-// the benchmark then takes every free address with Allocate calls over the daemon's gRPC socket (as
-// pods already running on the node would hold them), checks that Status reports free = 0, and at once
-// starts the burst. The pods' network namespaces (the runtime's sandboxes) exist before the clock
-// starts; each pod is timed from the burst's start until the plugin's ADD succeeded and the fabric
-// routes its address. The cloud is the sim with the AWS figures (printed in the first line). For the
-// incumbent, a failed ADD is retried as the kubelet retries a failed sandbox (lib/kubelet-retry.ts:
-// 10 s backoff, jitter factor 0.5), so "time until every pod has its address" is defined for both.
+// the benchmark makes the pods' network namespaces (the runtime's sandboxes), then takes every free
+// address with Allocate calls over the daemon's gRPC socket (as pods already running on the node would
+// hold them), checks that Status reports free = 0, and at once starts the burst; each pod is timed from
+// the burst's start until the plugin's ADD succeeded and the fabric routes its address. The cloud is the
+// sim with the AWS figures (printed in the first line). For the incumbent, a failed ADD is retried as the
+// kubelet retries a failed sandbox (lib/kubelet-retry.ts: 10 s backoff, jitter factor 0.5, then its 1 s
+// sync tick), so "time until every pod has its address" is defined for both.
 // `floor` runs (first and last) burst onto a WARM pool (WARM_IP_TARGET=60): what 60 concurrent plugin
 // ADDs cost on this machine with no wait for the cloud, so the pool's own share can be read off.
 // `grpc` runs send the same burst straight to the daemon as 60 concurrent Allocate calls (both modes),
@@ -109,6 +110,11 @@ async function runMode(mode: Mode, cleanup: Cleanup): Promise<ModeResult> {
     const node = lab.manifest.nodes[0];
     const client = new DaemonClient(node.socket);
     await waitForSettledPool(client, mode === 'floor' ? PODS : 1);
+    // The pods' sandboxes first: made after the pool was emptied, they took seconds on a loaded machine,
+    // long enough for the pool to refill (the warm ENI the emptied pool asks for) before the burst began.
+    const names = Array.from({ length: PODS }, (_, i) => `burst-${i + 1}`);
+    const viaGrpc = mode === 'grpc' || mode === 'grpc-incumbent';
+    const boxes = viaGrpc ? [] : await createSandboxes(lab, names);
     // Take every free address, as pods already on the node would hold them: the pool is now empty.
     const settled = await client.call('Status', {}, 2000);
     const holders = mode === 'floor' ? 0 : settled.free;
@@ -133,9 +139,6 @@ async function runMode(mode: Mode, cleanup: Cleanup): Promise<ModeResult> {
     console.log(
       `# [${mode}] pool before the burst: ${before.free} free, ${before.assigned} assigned, ${before.total} held`,
     );
-    const names = Array.from({ length: PODS }, (_, i) => `burst-${i + 1}`);
-    const viaGrpc = mode === 'grpc' || mode === 'grpc-incumbent';
-    const boxes = viaGrpc ? [] : await createSandboxes(lab, names);
     const adds = viaGrpc
       ? names.map((n) => () => client.call('Allocate', allocateRequest(n), 60_000).then(() => undefined))
       : boxes.map((box) => () => addInSandbox(lab, node, box));

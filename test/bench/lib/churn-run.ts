@@ -39,9 +39,39 @@ export interface ChurnRunResult {
   failReasons: Record<string, number>;
   podsNeverAddressed: number;
   cloudCalls: Record<string, number>;
+  /** One sample a second from the workload's start (t in ms since then): for the plots. */
+  series: ChurnSample[];
+}
+
+export interface ChurnSample {
+  t: number;
+  /** Addresses the node holds (assigned, free and cooling). */
+  held: number;
+  /** Addresses assigned to pods. */
+  assigned: number;
+  /**
+   * Pods that waited for an address at some moment of the second that ends at t (from their creation
+   * until their ADD succeeded, or until they were deleted): a wait shorter than the sample still shows.
+   */
+  waiting: number;
 }
 
 const SAMPLE_MS = 1000;
+
+/**
+ * Sets each sample's `waiting`: the waits [from, to) that overlap its interval (t − sampleMs, t], so that
+ * a wait shorter than the sample still counts in the sample it falls in. A wait of zero length counts
+ * nowhere.
+ */
+export function countWaiting(
+  samples: { t: number; waiting: number }[],
+  waits: { from: number; to: number }[],
+  sampleMs: number,
+): void {
+  for (const p of samples) p.waiting = 0;
+  for (const w of waits)
+    if (w.to > w.from) for (const p of samples) if (w.from < p.t && w.to > p.t - sampleMs) p.waiting++;
+}
 
 export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
   const clock = new VirtualClock();
@@ -75,9 +105,13 @@ export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
       failReasons: {},
       podsNeverAddressed: 0,
       cloudCalls: {},
+      series: [],
     };
     const deleted = new Set<string>();
     const allocated = new Set<string>();
+    // Each wait, from the pod's creation until its ADD succeeded (or it was deleted or given up).
+    const waitSpans: { from: number; to: number }[] = [];
+    const deletedAt = new Map<string, number>();
     const pending: Promise<void>[] = [];
     const rand = rng(o.seed + 2);
     const key = (pod: string) => ({ network: 'tidepool', containerId: pod, ifname: 'eth0' });
@@ -97,6 +131,8 @@ export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
             r.failReasons[why] = (r.failReasons[why] ?? 0) + 1;
           },
         }).then(async (s) => {
+          const end = s.readyAt ?? deletedAt.get(e.pod) ?? clock.now();
+          if (end > createdAt) waitSpans.push({ from: createdAt - t0, to: end - t0 });
           if (s.readyAt === undefined) {
             if (!deleted.has(e.pod)) r.podsNeverAddressed++;
             return;
@@ -114,6 +150,7 @@ export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
     };
     const sample = () => {
       const s = core.status();
+      r.series.push({ t: clock.now() - t0, held: s.total, assigned: s.assigned, waiting: 0 });
       r.idleAddressHours += ((s.total - s.assigned) * SAMPLE_MS) / 3_600_000;
       r.heldAddressHours += (s.total * SAMPLE_MS) / 3_600_000;
       r.maxHeld = Math.max(r.maxHeld, s.total);
@@ -129,6 +166,7 @@ export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
         if (e.op === 'add') startPod(e);
         else {
           deleted.add(e.pod);
+          deletedAt.set(e.pod, clock.now());
           await release(e.pod);
         }
       }
@@ -139,6 +177,7 @@ export async function runChurn(o: ChurnRunOptions): Promise<ChurnRunResult> {
     // Pods still waiting at the end: give them the time they need (not counted in the held figures).
     for (let k = 0; k < 600 && (await settledCount(pending)) < pending.length; k++) await clock.advance(1000);
     for (const [action, st] of Object.entries(cloud.callStats())) r.cloudCalls[action] = st.calls;
+    countWaiting(r.series, waitSpans, SAMPLE_MS);
     return r;
   } finally {
     const stopP = core.stop();
