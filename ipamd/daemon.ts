@@ -191,6 +191,7 @@ export async function startDaemon(given: Settings, logger: Logger): Promise<Runn
   // STATUS's restart grace (cni/commands/status.ts) reads this beat while the socket is gone.
   const beater = new ReadyBeater(d.socket, () => readiness.evaluate().statusOk, logger);
   beater.start();
+  readiness.onChange(() => beater.beat());
   kube?.start({
     allocations: () => [...core.pool.allocations.values()].map((a) => core.pool.toAllocation(a)),
     release: (key, reason) => core.release(key, reason),

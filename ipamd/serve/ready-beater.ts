@@ -10,6 +10,7 @@ export interface BeatLogger {
 export class ReadyBeater {
   private timer?: NodeJS.Timeout;
   private failing = false;
+  private stopped = false;
 
   constructor(
     private readonly socket: string,
@@ -24,11 +25,14 @@ export class ReadyBeater {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  private beat(): void {
+  /** Beats now (the readiness changed): written if ready, removed if not. */
+  beat(): void {
+    if (this.stopped) return;
     try {
       if (this.ready()) writeReadyBeat(this.socket, Date.now());
       else removeReadyBeat(this.socket);

@@ -22,11 +22,17 @@ describe('containerd 2.x: the CRI NetworkReady condition follows the plugin STAT
   let daemon: CniDaemon;
   let containerd: Containerd;
   let dir: string;
-  const conflist = (cniVersion: string) => ({
+  const conflist = (cniVersion: string, statusGraceSeconds = 0) => ({
     cniVersion,
     name: 'tidepool',
     plugins: [
-      { type: 'tidepool', socket: daemon.socket, logFile: join(dir, 'plugin.log'), logLevel: 'debug' },
+      {
+        type: 'tidepool',
+        socket: daemon.socket,
+        logFile: join(dir, 'plugin.log'),
+        logLevel: 'debug',
+        statusGraceSeconds,
+      },
     ],
   });
   /** Polls the CRI Status until NetworkReady is `want` (containerd runs STATUS on each call). */
@@ -118,5 +124,33 @@ describe('containerd 2.x: the CRI NetworkReady condition follows the plugin STAT
       await daemon.start();
     }
     await networkReady(true);
+  }, 120_000);
+
+  it('with statusGraceSeconds, a daemon restart inside the grace keeps NetworkReady true; a longer stop does not', async () => {
+    const GRACE = 8;
+    writeFileSync(join(containerd.confDir, '10-test.conflist'), JSON.stringify(conflist('1.1.0', GRACE)));
+    await new Promise((r) => setTimeout(r, 1500)); // containerd reloads the conflist on change
+    await networkReady(true);
+    const stoppedAt = Date.now();
+    await daemon.stop();
+    try {
+      // The beat the daemon left is at most 2 s old at its stop: the first 4 s are inside the grace.
+      while (Date.now() - stoppedAt < 4000) {
+        expect((await containerd.cri.conditionDetails()).NetworkReady.status).toBe(true);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const graceLines = readFileSync(join(dir, 'plugin.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('restart grace'));
+      expect(graceLines.length).toBeGreaterThan(0);
+      // Past the grace the stopped daemon shows.
+      const down = await networkReady(false);
+      expect(Date.now() - stoppedAt).toBeGreaterThan((GRACE - 2) * 1000);
+      expect(down.message).toContain('tidepool daemon is not available');
+    } finally {
+      await daemon.start();
+    }
+    await networkReady(true);
+    writeFileSync(join(containerd.confDir, '10-test.conflist'), JSON.stringify(conflist('1.1.0')));
   }, 120_000);
 });

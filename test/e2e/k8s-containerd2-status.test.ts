@@ -2,8 +2,9 @@
 // cluster lab with one node whose containerd is 2.4.2 (TIDEPOOL_LAB_CONTAINERD_BIN, built by
 // scripts/k8s/build-containerd.sh) and the chart's conflist at cniVersion 1.1.0 (no portmap: Debian 12's
 // speaks at most 1.0.0): containerd's CRI Status asks the plugin STATUS, the kubelet polls it every 5 s.
-// Taking the DaemonSet off the node (a nodeSelector no node has) stops the daemon: STATUS fails and the
-// kubelet turns the node Ready=False ("container runtime network not ready ... tidepool daemon is not
+// Taking the DaemonSet off the node (a nodeSelector no node has) stops the daemon: once the conflist's
+// statusGraceSeconds since the daemon's last ready beat have passed (a rolling restart inside it keeps the
+// node Ready), STATUS fails and the kubelet turns the node Ready=False ("container runtime network not ready ... tidepool daemon is not
 // available"); putting it back makes the node Ready again. On containerd 1.6 (the lab's default) nothing of
 // this happens: its libcni has no STATUS. The times, and whether and when the running pod was marked
 // NotReady, are printed.
@@ -14,6 +15,8 @@ import { ClusterLab, until } from '../helpers/cluster-lab.js';
 const CONTAINERD2 = '/var/cache/tidepool/k8s/containerd/v2.4.2/bin';
 const log = (msg: string) => process.stderr.write(`k8s-containerd2-status: ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The conflist's statusGraceSeconds: STATUS stays ready this long after the daemon's last ready beat. */
+const GRACE_S = 12;
 
 describe('the kubelet on containerd 2.x: node Ready follows the CNI STATUS of the daemon', () => {
   const cluster = new ClusterLab(`tc-c2${randomBytes(2).toString('hex')}-`);
@@ -29,7 +32,14 @@ describe('the kubelet on containerd 2.x: node Ready follows the CNI STATUS of th
 
   beforeAll(async () => {
     process.env.TIDEPOOL_LAB_CONTAINERD_BIN = CONTAINERD2;
-    await cluster.up(1, ['--env', 'TIDEPOOL_CNI_VERSION=1.1.0', '--env', 'TIDEPOOL_CNI_PORTMAP=false']);
+    await cluster.up(1, [
+      '--env',
+      'TIDEPOOL_CNI_VERSION=1.1.0',
+      '--env',
+      'TIDEPOOL_CNI_PORTMAP=false',
+      '--env',
+      `TIDEPOOL_CNI_STATUS_GRACE_SECONDS=${GRACE_S}`,
+    ]);
   }, 960_000);
   afterAll(async () => {
     if (saved === undefined) delete process.env.TIDEPOOL_LAB_CONTAINERD_BIN;
@@ -79,6 +89,8 @@ describe('the kubelet on containerd 2.x: node Ready follows the CNI STATUS of th
     await until('the daemon pod gone', () => daemonPods().length === 0, 120_000);
     const gone = Date.now();
     const down = await until('node-1 Ready=False', () => ready().status === 'False' && ready(), 120_000);
+    // Not before the restart grace: the daemon's last beat was at most a few seconds before it went.
+    expect(Date.now() - gone).toBeGreaterThan((GRACE_S - 7) * 1000);
     log(
       `daemon gone ${((gone - t0) / 1000).toFixed(1)} s after the patch; node-1 Ready=False ` +
         `${((Date.now() - gone) / 1000).toFixed(1)} s later: ${down.message}`,
