@@ -12,6 +12,7 @@ import { createManifest, manifestPath, readManifest, withLabLock, type Manifest 
 import { defaultStateDir, DEFAULT_PREFIX, labNames, validatePrefix } from './names.js';
 import { selfCommand } from './paths.js';
 import { podAdd, podDel } from './pod.js';
+import { azureLabCloud, DEFAULT_AZURE_VM_SIZE } from './azure-cloud.js';
 import { localstackLabCloud } from './localstack-cloud.js';
 import { simLabCloud } from './sim-cloud.js';
 import { formatStatus, labStatus } from './status.js';
@@ -20,8 +21,8 @@ import { requireK8sBinaries } from './k8s/control-plane.js';
 import { k8sLabUp, labKubectl } from './k8s/lab.js';
 
 export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
-  up [--nodes N] [--instance-type T] [--policy aws-compatible|adaptive] [--env KEY=VALUE]...
-     [--cloud-arg ARG]... [--kubernetes]
+  up [--nodes N] [--provider sim|localstack|azure] [--instance-type T] [--policy aws-compatible|adaptive]
+     [--env KEY=VALUE]... [--cloud-arg ARG]... [--kubernetes]
                            build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
                            (--env goes to every daemon; --cloud-arg to the sim, e.g. --latency=realistic)
   pod add NODE NAME        a pod namespace wired by the real plugin on NODE
@@ -87,7 +88,11 @@ function intFlag(p: Parsed, name: string, def: number, min: number, max: number)
   return Number(v);
 }
 
-const clouds: Record<string, CloudFactory> = { sim: simLabCloud, localstack: localstackLabCloud };
+const clouds: Record<string, CloudFactory> = {
+  sim: simLabCloud,
+  localstack: localstackLabCloud,
+  azure: azureLabCloud,
+};
 
 function cloudFor(m: Manifest) {
   const factory = clouds[m.options.provider];
@@ -184,7 +189,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
   const self = selfCommand(argv);
   const m = createManifest(stateDir, prefix, {
     nodes: intFlag(p, '--nodes', 2, 1, 16),
-    instanceType: flag(p, '--instance-type') ?? 't3.medium',
+    instanceType: flag(p, '--instance-type') ?? (provider === 'azure' ? DEFAULT_AZURE_VM_SIZE : 't3.medium'),
     policy,
     provider,
     env,

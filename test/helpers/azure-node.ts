@@ -14,8 +14,8 @@ import { providerBudget } from '../../ipamd/cloud/providers.js';
 import { StateStore } from '../../ipamd/state/store.js';
 import { VirtualClock } from '../../providers/clock.js';
 import { createAzureProvider, type AzureProvider } from '../../providers/azure/index.js';
-import { ArmDouble, type ArmDoubleOptions } from '../doubles/azure/arm-double.js';
-import { ImdsDouble } from '../doubles/azure/imds-double.js';
+import { ArmDouble, type ArmDoubleOptions } from '../../providers/azure/double/arm-double.js';
+import { ImdsDouble } from '../../providers/azure/double/imds-double.js';
 
 export interface AzureCloud {
   arm: ArmDouble;
