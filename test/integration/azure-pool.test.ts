@@ -60,6 +60,26 @@ test('fills to WARM_IP_TARGET, grows with pods, shrinks after release; ARM and t
   expect(cloud.arm.secondaries(cloud.nicName)).toEqual(node.daemonAddresses());
 });
 
+test('flat-cost writes: the excess is held for 60 s, then given back in one PUT with all of it', async () => {
+  await started({ WARM_IP_TARGET: '2', IP_COOLDOWN_PERIOD: '0' });
+  await node.drive(() => node.core.status().free >= 2 && idle());
+  await allocateAll([1, 2, 3, 4, 5, 6]);
+  await node.drive(() => node.core.status().free >= 2 && idle());
+  const held = node.daemonAddresses().length;
+  expect(held).toBeGreaterThanOrEqual(8);
+  const before = cloud.arm.puts.length;
+  const t0 = node.clock.now();
+  for (const n of [1, 2, 3, 4, 5, 6]) await node.core.release(key(n), 'test');
+  // 40 s of virtual time: the pool is over its target, but nothing is written yet.
+  await node.drive(() => node.clock.now() - t0 >= 40_000);
+  expect(cloud.arm.puts.length).toBe(before);
+  expect(node.daemonAddresses()).toHaveLength(held);
+  await node.drive(() => node.daemonAddresses().length === 2 && idle());
+  expect(node.clock.now() - t0).toBeGreaterThanOrEqual(60_000);
+  expect(cloud.arm.puts.length - before).toBe(1);
+  expect(cloud.arm.secondaries(cloud.nicName)).toEqual(node.daemonAddresses());
+});
+
 test('ten concurrent bursts: fewer PUTs than bursts, never two PUTs in flight on the NIC, no 429', async () => {
   await started({ WARM_IP_TARGET: '1', IP_COOLDOWN_PERIOD: '0' }, 300);
   await node.drive(() => node.core.status().free >= 1 && idle());
