@@ -22,7 +22,7 @@ import type { CoreLogger } from '../core/logger.js';
 import type { NodePool } from '../state/node-pool.js';
 import type { PoolCapacity, PoolDemand } from '../engine/model.js';
 import { planPool, policyOf, targetsOf } from '../engine/plan.js';
-import { shapeFlatWrites } from '../engine/flat-writes.js';
+import { shapeFlatWrites, type FlatWriteState } from '../engine/flat-writes.js';
 import { resyncPool } from './resync.js';
 import type { StateStore } from '../state/store.js';
 
@@ -85,8 +85,8 @@ export class Reconciler {
   private readonly stopSignal: Promise<void>;
   private signalStop!: () => void;
   private readonly lazyAttach: LazyWarmAttach;
-  /** Flat-cost writes (Azure): since when the policy has wanted to release without a break. */
-  private overSince: number | undefined;
+  /** Flat-cost writes (Azure): the held release's state (engine/flat-writes.ts). */
+  private flatWrites: FlatWriteState | undefined;
 
   constructor(opts: ReconcilerOptions) {
     this.o = opts;
@@ -263,10 +263,10 @@ export class Reconciler {
       const shaped = shapeFlatWrites(
         actions,
         { ...planInput, coolingCountsAsAvailable: false },
-        this.overSince,
+        this.flatWrites,
       );
       actions = shaped.actions;
-      this.overSince = shaped.overSince;
+      this.flatWrites = shaped.state;
     }
     if (now < this.growthPausedUntil)
       actions = actions.filter((a) => a.kind !== 'assign' && a.kind !== 'attach');

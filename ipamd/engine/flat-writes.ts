@@ -1,47 +1,79 @@
 // Plans for a cloud whose every write costs the same long round trip whatever it carries (Azure: one NIC
 // PUT, 10-20 s, whether it adds 1 IP configuration or 40; reference cloud-api-figures.md 4). The
-// policies' plans are shaped in two ways there, and nowhere else (AWS is untouched):
-// - a grow also covers the addresses expected to be taken while its write is on the wire
-//   (learned ADD rate × learned round trip): otherwise a pool kept at WARM_IP_TARGET is short again by
-//   the time the PUT lands, and each deficit of 1-2 addresses costs one more PUT;
-// - a release waits until the pool has been over its target for FLAT_RELEASE_HOLD_MS without a break,
-//   then goes as the policy planned it (all the excess, one PUT): a drain that goes on for a while is
-//   given back in one write instead of one every decrease gap, and a dip that demand refills is not
-//   written at all.
-// Pure: the caller keeps `overSince` (when the policy first wanted to release, in this run of wanting).
+// policies' plans are shaped there, and nowhere else (AWS is untouched):
+// - a grow also carries the addresses expected to be taken, net, while its write is on the wire
+//   ((learned ADD rate − learned release rate) × learned round trip), so that the pool is not short again
+//   when the PUT lands;
+// - a release is held while the pool drains (its free count still rising) and written once that count has
+//   not risen for FLAT_RELEASE_QUIET_MS, or FLAT_RELEASE_HOLD_MS after the pool first went over its target:
+//   a drain is given back in one PUT instead of one every decrease gap;
+// - and only when it gives back more than one round trip's net demand (hysteresis: what the next round
+//   trip would take back is not worth a write).
+// Besides, the reconciler does not chain such a provider's writes per interface (cloud/actions.ts): its NIC
+// writer merges every add and release asked for while a PUT is on the wire into the next PUT.
+// Pure: the caller keeps the state between rounds.
 import type { PlanInput, PoolAction } from './model.js';
 import { PREFIX_SIZE } from './model.js';
-import { unitsOf } from './stats.js';
+import { poolStats, unitsOf } from './stats.js';
 
-/** How long the pool must stay over its target before a release is written. */
+/** A release is written at the latest this long after the pool went over its target. */
 export const FLAT_RELEASE_HOLD_MS = 60_000;
+/** ... or once the free count has stopped rising for this long (the drain is over). */
+export const FLAT_RELEASE_QUIET_MS = 10_000;
+
+/** What the shaping remembers between rounds (the caller keeps it; undefined at first). */
+export interface FlatWriteState {
+  /** When the policy first wanted to release, in this run of wanting. */
+  overSince: number;
+  /** The most free addresses seen since, and when the count last rose to it. */
+  peakFree: number;
+  peakAt: number;
+}
 
 export interface FlatWritePlan {
   actions: PoolAction[];
-  /** The new `overSince`: set while releases are held, undefined otherwise. */
-  overSince: number | undefined;
+  state: FlatWriteState | undefined;
 }
 
-/** Addresses (or prefixes, rounded up) expected to be taken during one write's round trip. */
+/**
+ * Addresses (or prefixes, rounded up) expected to be taken, net, during one write's round trip: the learned
+ * ADD rate less the learned release rate (a pod leaving frees an address a newcomer takes), × the learned
+ * round trip; never below 0.
+ */
 export function roundTripDemand(input: PlanInput): number {
-  const { addRatePerSec, roundTripMs } = input.demand;
-  const n = Math.ceil((Math.max(0, addRatePerSec) * Math.max(0, roundTripMs)) / 1000);
+  const { addRatePerSec, releaseRatePerSec = 0, roundTripMs } = input.demand;
+  const n = Math.ceil((Math.max(0, addRatePerSec - releaseRatePerSec) * Math.max(0, roundTripMs)) / 1000);
   return input.targets.prefixDelegation ? Math.ceil(n / PREFIX_SIZE) : n;
 }
 
 export function shapeFlatWrites(
   actions: PoolAction[],
   input: PlanInput,
-  overSince: number | undefined,
+  prev: FlatWriteState | undefined,
 ): FlatWritePlan {
-  const releases = actions.filter((a) => a.kind === 'release');
-  let next = overSince;
   let out = actions;
-  if (releases.length) {
-    next ??= input.now;
-    if (input.now - next < FLAT_RELEASE_HOLD_MS) out = out.filter((a) => a.kind !== 'release');
-    else next = undefined;
-  } else next = undefined;
+  let state: FlatWriteState | undefined;
+  if (actions.some((a) => a.kind === 'release')) {
+    const free = poolStats(input).free;
+    state = prev ? { ...prev } : { overSince: input.now, peakFree: free, peakAt: input.now };
+    if (free > state.peakFree) {
+      state.peakFree = free;
+      state.peakAt = input.now;
+    }
+    const releasing = actions.reduce(
+      (n, a) => n + (a.kind === 'release' ? a.addresses.length + a.prefixes.length * PREFIX_SIZE : 0),
+      0,
+    );
+    const extraAddrs = roundTripDemand(input) * (input.targets.prefixDelegation ? PREFIX_SIZE : 1);
+    // Hysteresis: what one round trip's demand would take back is not worth a write.
+    const worth = releasing > extraAddrs;
+    const due =
+      worth &&
+      (input.now - state.overSince >= FLAT_RELEASE_HOLD_MS ||
+        input.now - state.peakAt >= FLAT_RELEASE_QUIET_MS);
+    if (due) state = undefined;
+    else out = out.filter((a) => a.kind !== 'release');
+  }
 
   const extra = roundTripDemand(input);
   if (extra > 0 && out.some((a) => a.kind === 'assign')) {
@@ -67,5 +99,5 @@ export function shapeFlatWrites(
       return add ? { ...a, count: a.count + add } : a;
     });
   }
-  return { actions: out, overSince: next };
+  return { actions: out, state };
 }

@@ -2,8 +2,9 @@
 // the ARM double with the documented NIC PUT figures (cloud-api-figures.md 4: the PUT answered at once
 // with Azure-AsyncOperation and Retry-After: 10; Succeeded after a lognormal time of median 10 s; the
 // first poll after 10 s). Three ways to run the node's pool on the same workload, in one run:
-// - tidepool: the daemon with the flat-write shaping of the Azure provider (ipamd/engine/flat-writes.ts:
-//   grows cover one round trip's demand, releases wait until the excess has lasted 60 s);
+// - tidepool: the daemon with the Azure provider's flat-cost writes (ipamd/engine/flat-writes.ts: writes
+//   not chained per NIC, so the NIC writer merges them; grows carry one round trip's net demand; a drain is
+//   given back in one PUT once it is over);
 // - before: the same daemon with that shaping off (AzureProviderOptions.flatWriteCost = false);
 // - batch16: Azure CNI's pool monitor (CNS IPAM v1, cns-pool-monitor.ts: batch 16, scale up below 8
 //   free, release a batch at 24 free, reconciled every second; no cooldown), its NIC writes through the
@@ -18,6 +19,7 @@
 //                                                     for both); _adaptive with TIDEPOOL_POOL_POLICY=adaptive
 //   BENCH azure_idle_per_100_pods[...] <n>           mean idle addresses (held on the NIC, no pod) over the
 //                                                     churn's first 180 s
+//   BENCH azure_churn_mean_wait[...] <ms>            mean time a churn pod waited for its address
 //   BENCH azure_writes_per_100_pods_cooldown30[_before] <n>  the same with Tidepool's default 30 s cooldown
 // Never fails on a timing. `npm run bench -- azure [--seed N] [--only churn-adaptive]`.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -156,7 +158,7 @@ async function churn100(
   mode: Mode,
   policy = 'aws-compatible',
   cooldown = '0',
-): Promise<{ writes: number; idle: number }> {
+): Promise<{ writes: number; idle: number; waitMs: number }> {
   const env = { WARM_IP_TARGET: '5', IP_COOLDOWN_PERIOD: cooldown, TIDEPOOL_POOL_POLICY: policy };
   return withNode(mode, env, async (pool, cloud) => {
     await waitIdle(pool);
@@ -171,10 +173,13 @@ async function churn100(
       samples++;
     }, 250);
     const lives: Promise<void>[] = [];
+    let waited = 0;
     for (let n = 0; n < 100; n++) {
       lives.push(
         (async () => {
+          const asked = Date.now();
           await pool.allocate(n);
+          waited += Date.now() - asked;
           living++;
           await sleep(20_000);
           living--;
@@ -195,15 +200,34 @@ async function churn100(
       }
     }
     clearInterval(sampler);
-    return { writes: cloud.arm.puts.length - before, idle: Math.round((idleSum / samples) * 10) / 10 };
+    const puts = cloud.arm.puts.slice(before).filter((p) => p.status === 200);
+    const shape = puts.map((p) => `${p.added ? `+${p.added}` : ''}${p.removed ? `-${p.removed}` : ''}`);
+    console.log(`# churn ${mode} ${policy} cooldown ${cooldown}: PUTs ${shape.join(' ')}`);
+    return {
+      writes: cloud.arm.puts.length - before,
+      idle: Math.round((idleSum / samples) * 10) / 10,
+      waitMs: Math.round(waited / 100),
+    };
   });
 }
 
 const only = arg('only', 'all');
+if (only === 'churn') {
+  const t = await churn100(
+    arg('mode', 'tidepool') as Mode,
+    arg('policy', 'aws-compatible'),
+    arg('cooldown', '0'),
+  );
+  console.log(`BENCH azure_writes_per_100_pods ${t.writes} writes`);
+  console.log(`BENCH azure_idle_per_100_pods ${t.idle} addresses`);
+  console.log(`BENCH azure_churn_mean_wait ${t.waitMs} ms`);
+  process.exit(0);
+}
 if (only === 'churn-adaptive') {
   const a = await churn100('tidepool', 'adaptive');
   console.log(`BENCH azure_writes_per_100_pods_adaptive ${a.writes} writes`);
   console.log(`BENCH azure_idle_per_100_pods_adaptive ${a.idle} addresses`);
+  console.log(`BENCH azure_churn_mean_wait_adaptive ${a.waitMs} ms`);
   process.exit(0);
 }
 // The three sides of each figure run at once (separate doubles and nodes; the waits are the PUTs').
@@ -228,6 +252,10 @@ console.log(`BENCH azure_idle_per_100_pods ${w.idle} addresses`);
 console.log(`BENCH azure_idle_per_100_pods_before ${wo.idle} addresses`);
 console.log(`BENCH azure_idle_per_100_pods_batch16 ${wb.idle} addresses`);
 console.log(`BENCH azure_idle_per_100_pods_adaptive ${wa.idle} addresses`);
+console.log(`BENCH azure_churn_mean_wait ${w.waitMs} ms`);
+console.log(`BENCH azure_churn_mean_wait_before ${wo.waitMs} ms`);
+console.log(`BENCH azure_churn_mean_wait_batch16 ${wb.waitMs} ms`);
+console.log(`BENCH azure_churn_mean_wait_adaptive ${wa.waitMs} ms`);
 const [c, co] = await Promise.all([
   churn100('tidepool', 'aws-compatible', '30'),
   churn100('before', 'aws-compatible', '30'),
@@ -236,3 +264,5 @@ console.log(`BENCH azure_writes_per_100_pods_cooldown30 ${c.writes} writes`);
 console.log(`BENCH azure_writes_per_100_pods_cooldown30_before ${co.writes} writes`);
 console.log(`BENCH azure_idle_per_100_pods_cooldown30 ${c.idle} addresses`);
 console.log(`BENCH azure_idle_per_100_pods_cooldown30_before ${co.idle} addresses`);
+console.log(`BENCH azure_churn_mean_wait_cooldown30 ${c.waitMs} ms`);
+console.log(`BENCH azure_churn_mean_wait_cooldown30_before ${co.waitMs} ms`);

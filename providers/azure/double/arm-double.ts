@@ -93,6 +93,9 @@ export interface PutRecord {
   done?: number;
   status: number;
   code?: string;
+  /** IP configurations the accepted PUT added and removed (what the write carried). */
+  added?: number;
+  removed?: number;
 }
 
 const API = '2026-01-01';
@@ -463,6 +466,8 @@ export class ArmDouble {
           message: `${onVm} private addresses on the VM; at most 256`,
         },
       });
+    record.added = next.filter((c) => !nic.ipConfigs.some((o) => o.name === c.name)).length;
+    record.removed = nic.ipConfigs.filter((c) => !keptNames.has(c.name)).length;
     nic.ipConfigs = next;
     nic.state = 'Updating';
     nic.etag = newEtag();
