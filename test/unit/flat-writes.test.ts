@@ -15,7 +15,7 @@ import type { PlanInput, PoolAction, PoolAddress } from '../../ipamd/engine/mode
 const NOW = 1_700_000_000_000;
 
 function input(
-  o: { held?: number; rate?: number; rttMs?: number; maxPods?: number; pd?: boolean } = {},
+  o: { held?: number; rate?: number; releases?: number; rttMs?: number; maxPods?: number; pd?: boolean } = {},
 ): PlanInput {
   const addresses: PoolAddress[] = Array.from({ length: o.held ?? 10 }, (_, i) => ({
     ip: `10.0.0.${10 + i}`,
