@@ -42,7 +42,8 @@ export interface FlatWritePlan {
  */
 export function roundTripDemand(input: PlanInput): number {
   const { addRatePerSec, releaseRatePerSec = 0, roundTripMs } = input.demand;
-  const n = Math.ceil((Math.max(0, addRatePerSec - releaseRatePerSec) * Math.max(0, roundTripMs)) / 1000);
+  // Rounded (a rate that has decayed to nearly nothing is not one address held forever).
+  const n = Math.round((Math.max(0, addRatePerSec - releaseRatePerSec) * Math.max(0, roundTripMs)) / 1000);
   return input.targets.prefixDelegation ? Math.ceil(n / PREFIX_SIZE) : n;
 }
 

@@ -90,18 +90,18 @@ test('flat-cost writes: adds asked for while a PUT is on the wire go together in
   await started({ WARM_IP_TARGET: '1', IP_COOLDOWN_PERIOD: '0' }, 400);
   await node.drive(() => node.core.status().free >= 1 && idle());
   const before = cloud.arm.puts.length;
-  // 12 pods, one every 100 ms of virtual time: the first takes the warm address and starts a PUT; the
+  // 12 pods, one every 20 ms of virtual time: the first takes the warm address and starts a PUT; the
   // others park while it runs, and all that they lack goes into one more PUT (not one PUT each).
   const ps: Promise<unknown>[] = [];
   for (let n = 0; n < 12; n++) {
     ps.push(node.core.allocate(key(200 + n), pod(200 + n)));
     const t = node.clock.now();
-    await node.drive(() => node.clock.now() - t >= 100);
+    await node.drive(() => node.clock.now() - t >= 20);
   }
   let done = 0;
   ps.forEach((p) => void p.then(() => done++));
   await node.drive(() => done === 12, 120_000);
-  expect(cloud.arm.puts.length - before).toBeLessThanOrEqual(3);
+  expect(cloud.arm.puts.length - before).toBeLessThanOrEqual(4); // 6-7 when each waits its turn
   expect(cloud.arm.maxConcurrentPerNic).toBe(1);
 });
 
