@@ -38,12 +38,11 @@ export interface FlatWritePlan {
 /**
  * Addresses (or prefixes, rounded up) expected to be taken, net, during one write's round trip: the learned
  * ADD rate less the learned release rate (a pod leaving frees an address a newcomer takes), × the learned
- * round trip; never below 0.
+ * round trip; never below 0. Rounded up for a grow (by default), to the nearest for the release hysteresis.
  */
-export function roundTripDemand(input: PlanInput): number {
+export function roundTripDemand(input: PlanInput, rounding: (x: number) => number = Math.ceil): number {
   const { addRatePerSec, releaseRatePerSec = 0, roundTripMs } = input.demand;
-  // Rounded (a rate that has decayed to nearly nothing is not one address held forever).
-  const n = Math.round((Math.max(0, addRatePerSec - releaseRatePerSec) * Math.max(0, roundTripMs)) / 1000);
+  const n = rounding((Math.max(0, addRatePerSec - releaseRatePerSec) * Math.max(0, roundTripMs)) / 1000);
   return input.targets.prefixDelegation ? Math.ceil(n / PREFIX_SIZE) : n;
 }
 
@@ -65,7 +64,9 @@ export function shapeFlatWrites(
       (n, a) => n + (a.kind === 'release' ? a.addresses.length + a.prefixes.length * PREFIX_SIZE : 0),
       0,
     );
-    const extraAddrs = roundTripDemand(input) * (input.targets.prefixDelegation ? PREFIX_SIZE : 1);
+    // Rounded, not up: a rate that has decayed to nearly nothing does not hold one address forever.
+    const extraAddrs =
+      roundTripDemand(input, Math.round) * (input.targets.prefixDelegation ? PREFIX_SIZE : 1);
     // Hysteresis: what one round trip's demand would take back is not worth a write.
     const worth = releasing > extraAddrs;
     const due =
