@@ -29,13 +29,18 @@ export async function runDemo(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    preflight('tidepool demo', TOOLS);
+    preflight('tidepool demo', opts.provider === 'azure' ? [...TOOLS, 'openssl'] : TOOLS);
   } catch (err) {
     if (!(err instanceof PreflightError)) throw err;
     process.stderr.write(`tidepoolctl demo: ${err.message}\n`);
     return err.exitCode;
   }
 
+  const CLOUD_LINE = {
+    sim: 'embedded EC2 simulator with realistic latency and throttling',
+    localstack: 'LocalStack (EC2 API), daemons on the AWS provider',
+    azure: 'ARM and IMDS doubles (Azure API), daemons on the Azure provider',
+  };
   const out = process.stdout;
   const display = new ProgressDisplay(out, { tty: out.isTTY && !opts.plain });
   const say = (line: string) => display.log(line);
@@ -58,7 +63,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     }
     say(
       `Tidepool demo: ${opts.nodes} node${opts.nodes === 1 ? '' : 's'} (${opts.instanceType}), ${opts.pods} pods, ` +
-        `policy ${opts.policy}, cloud ${opts.provider === 'sim' ? 'embedded EC2 simulator with realistic latency and throttling' : 'LocalStack (EC2 API), daemons on the AWS provider'}`,
+        `policy ${opts.policy}, cloud ${CLOUD_LINE[opts.provider]}`,
     );
     say('bringing up the lab: VPC fabric, internet, node namespaces, one daemon per node…');
     // A Ctrl-C while the lab comes up (LocalStack takes tens of seconds) removes what is made so far.
@@ -87,7 +92,12 @@ export async function runDemo(argv: string[]): Promise<number> {
       say(`cloud calls could not be counted: ${err.message}`);
       return null;
     });
-    const scope = lab.cloudName === 'sim' ? '' : `by the daemons to ${lab.cloudName} EC2`;
+    const scope =
+      lab.cloudName === 'sim'
+        ? ''
+        : lab.cloudName === 'Azure'
+          ? 'by the daemons to the ARM double'
+          : `by the daemons to ${lab.cloudName} EC2`;
     for (const line of summaryLines(result, pools, calls, Date.now() - t0, scope)) out.write(line + '\n');
     const ok = result.failedAdds.length === 0 && result.unreachable.length === 0 && result.pods.length > 0;
     out.write(

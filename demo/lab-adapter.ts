@@ -15,6 +15,7 @@ import { podAdd, podDel } from '../lab/pod.js';
 import { simLabCloud, simRequest, simSocket } from '../lab/sim-cloud.js';
 import { labUp } from '../lab/up.js';
 import { localstackLabCloud } from '../lab/localstack-cloud.js';
+import { azureControl, azureLabCloud, azureSocket } from '../lab/azure-cloud.js';
 import { daemonCloudCalls } from './daemon-calls.js';
 import { run } from './exec.js';
 import type { DemoLab, LabUpOptions, PodInfo, PoolSnapshot } from './lab-port.js';
@@ -62,7 +63,8 @@ export async function bringUpLab(
     cloudArgs: o.cloudArgs ?? (o.provider === 'sim' ? ['--latency=realistic'] : []),
     daemon: o.daemon,
   });
-  const cloud = o.provider === 'sim' ? simLabCloud(m) : localstackLabCloud(m);
+  const cloud =
+    o.provider === 'sim' ? simLabCloud(m) : o.provider === 'azure' ? azureLabCloud(m) : localstackLabCloud(m);
   const fabricArgv = [...labCommand(), '_fabric', '--prefix', prefix, '--state-dir', stateDir];
   o.onStarted?.(async () => {
     await labDown(m, () => {});
@@ -111,7 +113,7 @@ function handle(m: Manifest): LabHandle {
   return {
     manifest: m,
     nodes: m.nodes.map((n) => n.name),
-    cloudName: m.options.provider === 'sim' ? 'sim' : 'LocalStack',
+    cloudName: m.options.provider === 'sim' ? 'sim' : m.options.provider === 'azure' ? 'Azure' : 'LocalStack',
     prefix: m.prefix,
     stateDir: m.stateDir,
     async addPod(node: string, name: string): Promise<PodInfo> {
@@ -137,6 +139,10 @@ function handle(m: Manifest): LabHandle {
     },
     async cloudCalls(): Promise<Record<string, number>> {
       if (m.options.provider === 'sim') return simCallCounts(m);
+      // The ARM double serves only the daemons (the lab's own reads use its control API).
+      if (m.options.provider === 'azure')
+        return (await azureControl<{ requests: Record<string, number> }>(azureSocket(m), 'GET', '/counts'))
+          .requests;
       return daemonCloudCalls(m.nodes.map((n) => n.netns));
     },
     async ping(fromPod: string, address: string): Promise<boolean> {

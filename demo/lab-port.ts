@@ -27,7 +27,7 @@ export interface DemoLab {
   addPod(node: string, name: string): Promise<PodInfo>;
   delPod(node: string, name: string): Promise<void>;
   pool(node: string): Promise<PoolSnapshot>;
-  /** 'sim' (the embedded cloud) or 'LocalStack'. */
+  /** 'sim' (the embedded cloud), 'LocalStack' or 'Azure' (the ARM and IMDS doubles). */
   readonly cloudName: string;
   /**
    * EC2 calls since the lab came up, by action: all the sim served; on LocalStack, those the daemons
@@ -43,7 +43,7 @@ export interface LabUpOptions {
   nodes: number;
   instanceType: string;
   policy: 'aws-compatible' | 'adaptive';
-  provider: 'sim' | 'localstack';
+  provider: 'sim' | 'localstack' | 'azure';
   /** Short random suffix shared by everything this run creates. */
   runId: string;
   log: (line: string) => void;

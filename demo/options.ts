@@ -1,5 +1,6 @@
 // The demo's command line: `tidepoolctl demo [options]` (npm run demo -- [options]).
 import { instanceLimits, isKnownInstanceType, maxPods } from '../providers/capacity.js';
+import { isKnownVmSize, vmLimits } from '../providers/azure/limits.js';
 
 export interface DemoOptions {
   nodes: number;
@@ -7,7 +8,7 @@ export interface DemoOptions {
   pods: number;
   instanceType: string;
   policy: 'aws-compatible' | 'adaptive';
-  provider: 'sim' | 'localstack';
+  provider: 'sim' | 'localstack' | 'azure';
   /** The demo on the cluster lab (kubelets, the chart's DaemonSet, a Deployment). */
   kubernetes: boolean;
   /** Plain lines even on a terminal. */
@@ -25,9 +26,11 @@ removes everything it made on exit (Ctrl-C included).
 Options:
   --nodes N            nodes in the lab (default 2, at most 8)
   --pods N             pods in total, spread over the nodes (default 24)
-  --instance-type T    EC2 instance type of the nodes (default m5.large)
+  --instance-type T    EC2 instance type of the nodes (default m5.large; on Azure a VM size,
+                       default Standard_D4s_v5)
   --policy P           pool policy: aws-compatible (default) or adaptive
-  --provider P         sim (default, the embedded cloud) or localstack
+  --provider P         sim (default, the embedded cloud), localstack, or azure (the daemons on the
+                       Azure provider against the lab's ARM and IMDS doubles)
   --kubernetes         on a real cluster instead: a control plane, a containerd and kubelet per node,
                        Tidepool installed with its Helm chart, a Deployment of the pods (default 10)
                        scaled up in two steps, HTTP between pods of different nodes and to the internet
@@ -58,6 +61,7 @@ const DEFAULTS: DemoOptions = {
 export function parseDemoArgs(argv: string[]): DemoOptions {
   const o = { ...DEFAULTS };
   let podsGiven = false;
+  let typeGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] =
@@ -86,8 +90,14 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
         break;
       case '--instance-type':
         o.instanceType = value();
-        if (!/^[a-z0-9-]+\.[a-z0-9-]+$/.test(o.instanceType))
-          throw new DemoUsageError(`--instance-type must look like m5.large (got "${o.instanceType}")`);
+        typeGiven = true;
+        if (
+          !/^[a-z0-9-]+\.[a-z0-9-]+$/.test(o.instanceType) &&
+          !/^Standard_[A-Za-z0-9_]+$/.test(o.instanceType)
+        )
+          throw new DemoUsageError(
+            `--instance-type must look like m5.large or Standard_D4s_v5 (got "${o.instanceType}")`,
+          );
         break;
       case '--policy': {
         const v = value();
@@ -98,8 +108,8 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
       }
       case '--provider': {
         const v = value();
-        if (v !== 'sim' && v !== 'localstack')
-          throw new DemoUsageError(`--provider must be sim or localstack (got "${v}")`);
+        if (v !== 'sim' && v !== 'localstack' && v !== 'azure')
+          throw new DemoUsageError(`--provider must be sim, localstack or azure (got "${v}")`);
         o.provider = v;
         break;
       }
@@ -116,11 +126,17 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
   }
   if (o.kubernetes && !podsGiven) o.pods = 10;
   if (o.kubernetes && o.provider !== 'sim')
-    throw new DemoUsageError('--kubernetes runs on the embedded cloud only (no --provider localstack)');
-  if (!isKnownInstanceType(o.instanceType))
-    throw new DemoUsageError(`--instance-type ${o.instanceType} is not an EC2 instance type Tidepool knows`);
+    throw new DemoUsageError(`--kubernetes runs on the embedded cloud only (no --provider ${o.provider})`);
+  if (o.provider === 'azure' && !typeGiven) o.instanceType = 'Standard_D4s_v5';
+  if (o.provider === 'azure' ? !isKnownVmSize(o.instanceType) : !isKnownInstanceType(o.instanceType))
+    throw new DemoUsageError(
+      o.provider === 'azure'
+        ? `--instance-type ${o.instanceType} is not an Azure VM size Tidepool knows (Standard_D<n>[s]_v5)`
+        : `--instance-type ${o.instanceType} is not an EC2 instance type Tidepool knows`,
+    );
   // Each node runs at most its max pods minus the two host-network DaemonSets (reference 3.10).
-  const perNode = maxPods(instanceLimits(o.instanceType), { prefixDelegation: false }) - 2;
+  const limits = o.provider === 'azure' ? vmLimits(o.instanceType, 1) : instanceLimits(o.instanceType);
+  const perNode = maxPods(limits, { prefixDelegation: false }) - 2;
   if (Math.ceil(o.pods / o.nodes) > perNode)
     throw new DemoUsageError(
       `--pods ${o.pods} on ${o.nodes} ${o.instanceType} node(s) is more than they hold ` +

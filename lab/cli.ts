@@ -12,6 +12,7 @@ import { createManifest, manifestPath, readManifest, withLabLock, type Manifest 
 import { defaultStateDir, DEFAULT_PREFIX, labNames, validatePrefix } from './names.js';
 import { selfCommand } from './paths.js';
 import { podAdd, podDel } from './pod.js';
+import { azureLabCloud, DEFAULT_AZURE_VM_SIZE } from './azure-cloud.js';
 import { localstackLabCloud } from './localstack-cloud.js';
 import { simLabCloud } from './sim-cloud.js';
 import { formatStatus, labStatus } from './status.js';
@@ -23,8 +24,8 @@ import { importNodeImage, inNode } from './k8s/node.js';
 import { resolve as resolvePath } from 'node:path';
 
 export const USAGE = `usage: tidepoolctl lab COMMAND [--prefix P] [--state-dir DIR]
-  up [--nodes N] [--instance-type T] [--policy aws-compatible|adaptive] [--env KEY=VALUE]...
-     [--cloud-arg ARG]... [--kubernetes [--kubelets K]]
+  up [--nodes N] [--provider sim|localstack|azure] [--instance-type T] [--policy aws-compatible|adaptive]
+     [--env KEY=VALUE]... [--cloud-arg ARG]... [--kubernetes [--kubelets K]]
                            build the lab: vpc + internet namespaces, sim, fabric, N nodes with daemons
                            (--env goes to every daemon; --cloud-arg to the sim, e.g. --latency=realistic);
                            --kubernetes: a control plane, a containerd and kubelet on each node (the
@@ -96,7 +97,11 @@ function intFlag(p: Parsed, name: string, def: number, min: number, max: number)
   return Number(v);
 }
 
-const clouds: Record<string, CloudFactory> = { sim: simLabCloud, localstack: localstackLabCloud };
+const clouds: Record<string, CloudFactory> = {
+  sim: simLabCloud,
+  localstack: localstackLabCloud,
+  azure: azureLabCloud,
+};
 
 function cloudFor(m: Manifest) {
   const factory = clouds[m.options.provider];
@@ -226,7 +231,7 @@ async function up(p: Parsed, prefix: string, stateDir: string, argv: string[]): 
   const self = selfCommand(argv);
   const m = createManifest(stateDir, prefix, {
     nodes,
-    instanceType: flag(p, '--instance-type') ?? 't3.medium',
+    instanceType: flag(p, '--instance-type') ?? (provider === 'azure' ? DEFAULT_AZURE_VM_SIZE : 't3.medium'),
     policy,
     provider,
     env,

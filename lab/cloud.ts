@@ -1,7 +1,8 @@
-// The seam between the lab and the cloud it emulates nodes in. The sim (lab/sim-cloud.ts) is the one
-// implementation today; a LocalStack mode (`--provider localstack`) implements the same interface: it
-// launches instances through EC2's API, gives the daemons their AWS environment, and returns an event
-// source that follows the addresses EC2 reports per ENI (polling + diffInterfaces in events.ts).
+// The seam between the lab and the cloud it emulates nodes in: the sim (lab/sim-cloud.ts), LocalStack
+// (lab/localstack-cloud.ts: instances through EC2's API, the fabric polling DescribeNetworkInterfaces) and
+// Azure (lab/azure-cloud.ts: VMs and NICs in the ARM double, the fabric polling the NICs' IP
+// configurations) implement it: which processes to run, how to launch an instance, the daemons'
+// environment, and the fabric's event source.
 import type { FabricEventSource } from './events.js';
 import type { Manifest } from './manifest.js';
 

@@ -8,6 +8,7 @@ export const BINARIES = {
   daemon: 'tidepool-ipamd',
   plugin: 'tidepool',
   sim: 'tidepool-sim',
+  azureDouble: 'tidepool-azure-double',
 } as const;
 
 export class MissingBinaryError extends Error {

@@ -94,6 +94,11 @@ export interface OpenIntent {
 
 export interface Provider {
   readonly name: string;
+  /**
+   * Every write is one long round trip whatever it carries (Azure: one NIC PUT of the whole NIC), so the
+   * reconciler makes fewer, larger writes (ipamd/engine/flat-writes.ts). Unset: writes cost per item (EC2).
+   */
+  readonly flatWriteCost?: boolean;
   describeNode(): Promise<NodeInfo>;
   /** Interfaces attached to this node, with their addresses and prefixes, as the cloud sees them now. */
   listInterfaces(): Promise<CloudInterface[]>;

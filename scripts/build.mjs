@@ -47,6 +47,8 @@ const targets = [
   },
   { entry: 'ctl/main.ts', out: 'dist/bin/tidepoolctl', external: true },
   { entry: 'providers/sim/server-main.ts', out: 'dist/bin/tidepool-sim', external: true },
+  // The ARM and IMDS doubles the lab's Azure mode runs (lab/azure-cloud.ts).
+  { entry: 'providers/azure/double/main.ts', out: 'dist/bin/tidepool-azure-double', external: true },
   // The AWS provider apart from the daemon: the daemon imports it only with TIDEPOOL_PROVIDER=aws, so a
   // sim node never loads the AWS SDK (about 1 s and 90 MiB at start-up). See ipamd/cloud/providers.ts.
   { entry: 'providers/aws/index.ts', out: 'dist/lib/provider-aws.js', external: true },

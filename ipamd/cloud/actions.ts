@@ -67,6 +67,16 @@ function slotsForAddresses(ctx: ActionContext, interfaceId: string, prefixes: nu
   return Math.max(1, Math.min(prefixes * 16, room));
 }
 
+/**
+ * The budget runs calls on one target one after another (EC2: one call per ENI at a time). A provider whose
+ * writes cost one round trip whatever they carry (Azure) serialises its own writes per NIC and merges every
+ * add and release asked for meanwhile into its next write: chaining them here would leave it one at a time,
+ * each deficit paying its own 10-20 s PUT.
+ */
+function writeTarget(ctx: ActionContext, interfaceId: string): string | undefined {
+  return ctx.provider.flatWriteCost ? undefined : interfaceId;
+}
+
 async function assign(ctx: ActionContext, interfaceId: string, count: number, unit: 'address' | 'prefix') {
   const { provider, budget, pool, clock } = ctx;
   const t0 = clock.now();
@@ -75,9 +85,7 @@ async function assign(ctx: ActionContext, interfaceId: string, count: number, un
       'AssignPrivateIpAddresses',
       'addresses',
       () => provider.assignAddresses(interfaceId, n),
-      {
-        target: interfaceId,
-      },
+      { target: writeTarget(ctx, interfaceId) },
     );
     pool.addAddresses(interfaceId, ips);
   };
@@ -87,7 +95,7 @@ async function assign(ctx: ActionContext, interfaceId: string, count: number, un
         'AssignPrivateIpAddresses',
         'addresses',
         () => provider.assignPrefixes(interfaceId, count),
-        { target: interfaceId },
+        { target: writeTarget(ctx, interfaceId) },
       );
       for (const p of prefixes) pool.addPrefix(interfaceId, p);
     } catch (err) {
@@ -203,14 +211,14 @@ async function release(ctx: ActionContext, interfaceId: string, addresses: strin
         'UnassignPrivateIpAddresses',
         'addresses',
         () => provider.releaseAddresses(interfaceId, addresses),
-        { target: interfaceId },
+        { target: writeTarget(ctx, interfaceId) },
       );
     if (prefixes.length)
       await budget.run(
         'UnassignPrivateIpAddresses',
         'addresses',
         () => provider.releasePrefixes(interfaceId, prefixes),
-        { target: interfaceId },
+        { target: writeTarget(ctx, interfaceId) },
       );
   } catch (err) {
     ctx.journal.end(intent);

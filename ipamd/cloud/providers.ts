@@ -138,13 +138,20 @@ export function withDaemonErrors<P extends object>(provider: P): P {
  */
 export class DeferredProvider implements Provider {
   private readonly loaded: Promise<Provider>;
+  private current: Provider | undefined;
 
   constructor(
     readonly name: string,
     load: () => Promise<Provider>,
   ) {
     this.loaded = load();
-    this.loaded.catch(() => undefined); // reported by the first call that needs it
+    // A failure is reported by the first call that needs it.
+    this.loaded.then((p) => (this.current = p)).catch(() => undefined);
+  }
+
+  /** The loaded provider's (read by the reconciler at each round, after describeNode waited for it). */
+  get flatWriteCost(): boolean | undefined {
+    return this.current?.flatWriteCost;
   }
 
   private async use<T>(f: (p: Provider) => Promise<T>): Promise<T> {

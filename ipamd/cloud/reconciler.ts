@@ -22,6 +22,7 @@ import type { CoreLogger } from '../core/logger.js';
 import type { NodePool } from '../state/node-pool.js';
 import type { PoolCapacity, PoolDemand } from '../engine/model.js';
 import { planPool, policyOf, targetsOf } from '../engine/plan.js';
+import { shapeFlatWrites, type FlatWriteState } from '../engine/flat-writes.js';
 import { resyncPool } from './resync.js';
 import type { StateStore } from '../state/store.js';
 
@@ -84,6 +85,8 @@ export class Reconciler {
   private readonly stopSignal: Promise<void>;
   private signalStop!: () => void;
   private readonly lazyAttach: LazyWarmAttach;
+  /** Flat-cost writes (Azure): the held release's state (engine/flat-writes.ts). */
+  private flatWrites: FlatWriteState | undefined;
 
   constructor(opts: ReconcilerOptions) {
     this.o = opts;
@@ -248,14 +251,26 @@ export class Reconciler {
     const inFlight = this.growing.size > 0 || growthOnlyRound;
     const demand = this.o.demand();
     const scarce = this.policy !== 'incumbent' && (this.o.scarce?.() ?? false);
-    let actions = planPool(scarce ? 'scarce' : this.policy, {
+    const planInput = {
       state: this.growing.planState(this.o.pool.toPlanState(), detaching, now),
       demand,
       targets: targetsOf(this.o.settings.pool),
       capacity: this.capacity,
       now,
       lastDecreaseAt: this.lastDecreaseAt,
-    });
+    };
+    let actions = planPool(scarce ? 'scarce' : this.policy, planInput);
+    // A cloud whose every write is one long round trip whatever it carries (Azure's NIC PUT): grows
+    // cover the round trip's demand, releases wait until the excess has lasted (engine/flat-writes.ts).
+    if (this.o.provider.flatWriteCost && this.policy !== 'incumbent' && !scarce) {
+      const shaped = shapeFlatWrites(
+        actions,
+        { ...planInput, coolingCountsAsAvailable: false },
+        this.flatWrites,
+      );
+      actions = shaped.actions;
+      this.flatWrites = shaped.state;
+    }
     if (now < this.growthPausedUntil)
       actions = actions.filter((a) => a.kind !== 'assign' && a.kind !== 'attach');
     if (this.attachUnsupported) actions = actions.filter((a) => a.kind !== 'attach');

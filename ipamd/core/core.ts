@@ -70,6 +70,8 @@ export class IpamCore implements Ipam {
   private readonly log: CoreLogger;
   private readonly parked: ParkingLot;
   private rate: RateEstimate = { rate: 0, at: 0 };
+  /** Releases of held addresses, the same way (net demand = adds − releases, for flat-cost clouds). */
+  private releaseRate: RateEstimate = { rate: 0, at: 0 };
   private readonly bursts = new BurstWindow();
   private roundTripMs?: number;
   private stopping = false;
@@ -271,6 +273,7 @@ export class IpamCore implements Ipam {
     return {
       parked: this.parked.size,
       addRatePerSec: decayedRate(this.rate, now),
+      releaseRatePerSec: decayedRate(this.releaseRate, now),
       roundTripMs: this.roundTripMs ?? 1_000,
       burstPeak: this.bursts.peak(now),
       recentBurst: this.bursts.recentPeak(now, HPA_TREND_MS),
@@ -288,6 +291,7 @@ export class IpamCore implements Ipam {
     );
     const stored = this.pool.release(key, now + this.settings.pool.cooldownMs);
     if (!stored) return null;
+    this.releaseRate = recordEvents(this.releaseRate, now);
     this.log.debug({ address: stored.address, reason, containerId: key.containerId }, 'released');
     this.observer.released();
     this.observer.poolChanged();

@@ -57,6 +57,8 @@ export interface PoolDemand {
   parked: number;
   /** Learned allocation rate (allocations per second), for the adaptive policy. */
   addRatePerSec: number;
+  /** Learned release rate of held addresses (per second), the same way; 0 when not known. */
+  releaseRatePerSec?: number;
   /** Observed duration of a cloud round trip that adds addresses, ms (adaptive policy). */
   roundTripMs: number;
   /** Most requests seen within one round trip during the last few minutes (adaptive policy). */

@@ -33,6 +33,11 @@ export interface AzureProviderOptions {
   pollIntervalMs?: number;
   /** Test hook: runs after a NIC PUT completed and before its read-back. */
   afterPut?: () => void;
+  /**
+   * false: plan as if writes cost per item (the benchmark's "before"); default true, as a NIC PUT costs
+   * one long round trip whatever it carries (Provider.flatWriteCost).
+   */
+  flatWriteCost?: boolean;
 }
 
 interface AzureContext {
@@ -51,6 +56,7 @@ const sameId = (a?: string, b?: string) => !!a && !!b && a.toLowerCase() === b.t
 export class AzureProvider implements Provider {
   readonly name = 'azure';
   readonly arm: Arm;
+  readonly flatWriteCost: boolean;
   private ctx: AzureContext | null = null;
   private pending: Promise<AzureContext> | null = null;
   private readonly log: AzureLog;
@@ -62,6 +68,7 @@ export class AzureProvider implements Provider {
     private readonly opts: AzureProviderOptions = {},
   ) {
     this.log = opts.log ?? silent;
+    this.flatWriteCost = opts.flatWriteCost ?? true;
     this.clock = opts.clock ?? realClock;
     const az = settings.cloud.azure;
     const credential =

@@ -184,13 +184,46 @@ describe('npm run demo (tidepoolctl demo)', () => {
     SLOW,
   );
 
+  test(
+    "--provider azure: daemons on the Azure provider against the lab's ARM and IMDS doubles, every pod addressed and reachable, nothing left",
+    async () => {
+      const before = await hostState();
+      const r = await demo(['--provider', 'azure', '--pods', '4', '--plain']);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(r.stdout).toContain('(Standard_D4s_v5)');
+      expect(r.stdout).toContain('cloud ARM and IMDS doubles (Azure API), daemons on the Azure provider');
+      expect(r.stdout).toMatch(/pods +4 running on 2 nodes, \d+ ADDs succeeded, 0 failed/);
+      expect(r.stdout).toMatch(/reachable +4\/4 pods answered a ping from another node/);
+      // The daemons' own ARM calls, as the double served them: at least one NIC PUT per node.
+      expect(r.stdout).toMatch(
+        /cloud calls +\d+ by the daemons to the ARM double \(.*PutNetworkInterface [2-9]/,
+      );
+      const lab = labOf(r.stdout);
+      await expectNothingLeft(lab, before);
+      // The doubles ran inside the lab: their process is gone with it.
+      expect(
+        processesMentioning('tidepool-azure-double').filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(lab.stateDir);
+          } catch {
+            return false;
+          }
+        }),
+      ).toEqual([]);
+    },
+    SLOW,
+  );
+
   test('bad options are refused with exit code 2 and the option named', async () => {
     const r = await demo(['--pods', 'many']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--pods must be a whole number from 1 to 500 (got "many")');
     const p = await demo(['--provider', 'gcp']);
     expect(p.code).toBe(2);
-    expect(p.stderr).toContain('--provider must be sim or localstack');
+    expect(p.stderr).toContain('--provider must be sim, localstack or azure');
+    const z = await demo(['--provider', 'azure', '--instance-type', 'Standard_D3_v9']);
+    expect(z.code).toBe(2);
+    expect(z.stderr).toContain('--instance-type Standard_D3_v9 is not an Azure VM size Tidepool knows');
     const t = await demo(['--instance-type', 'm5.huge']);
     expect(t.code).toBe(2);
     expect(t.stderr).toContain('--instance-type m5.huge is not an EC2 instance type Tidepool knows');

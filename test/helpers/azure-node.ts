@@ -14,8 +14,8 @@ import { providerBudget } from '../../ipamd/cloud/providers.js';
 import { StateStore } from '../../ipamd/state/store.js';
 import { VirtualClock } from '../../providers/clock.js';
 import { createAzureProvider, type AzureProvider } from '../../providers/azure/index.js';
-import { ArmDouble, type ArmDoubleOptions } from '../doubles/azure/arm-double.js';
-import { ImdsDouble } from '../doubles/azure/imds-double.js';
+import { ArmDouble, type ArmDoubleOptions } from '../../providers/azure/double/arm-double.js';
+import { ImdsDouble } from '../../providers/azure/double/imds-double.js';
 
 export interface AzureCloud {
   arm: ArmDouble;
@@ -25,6 +25,9 @@ export interface AzureCloud {
   stop(): Promise<void>;
 }
 
+const baseCas = tls.getCACertificates('default');
+const extraCas: string[] = [];
+
 /** One VNet subnet, one VM of `size` with one NIC in it, and the doubles serving them. */
 export async function azureCloud(
   opts: Partial<ArmDoubleOptions> & { size?: string; subnetCidr?: string } = {},
@@ -33,8 +36,9 @@ export async function azureCloud(
   const subnet = arm.addSubnet('vnet-tidepool', 'nodes', opts.subnetCidr ?? '10.20.0.0/22');
   const vm = arm.addVm('node-a', opts.size ?? 'Standard_D4s_v5', [subnet]);
   const imds = await new ImdsDouble(arm, vm.name).start();
-  const ca = readFileSync(arm.caFile, 'utf8');
-  tls.setDefaultCACertificates([...tls.getCACertificates('default'), ca]);
+  // Every double's CA at once: several clouds may be up together (the benchmark runs its sides at once).
+  extraCas.push(readFileSync(arm.caFile, 'utf8'));
+  tls.setDefaultCACertificates([...baseCas, ...extraCas]);
   // Read by @azure/identity's managed identity credential (IMDS source) when it is created.
   process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = imds.url;
   return {

@@ -60,6 +60,51 @@ test('fills to WARM_IP_TARGET, grows with pods, shrinks after release; ARM and t
   expect(cloud.arm.secondaries(cloud.nicName)).toEqual(node.daemonAddresses());
 });
 
+test('flat-cost writes: a drain is given back in one PUT, once the free count has stopped rising', async () => {
+  await started({ WARM_IP_TARGET: '2', IP_COOLDOWN_PERIOD: '0' });
+  await node.drive(() => node.core.status().free >= 2 && idle());
+  await allocateAll([1, 2, 3, 4, 5, 6]);
+  await node.drive(() => node.core.status().free >= 2 && idle());
+  const held = node.daemonAddresses().length;
+  expect(held).toBeGreaterThanOrEqual(8);
+  const before = cloud.arm.puts.length;
+  // Six pods go, one every 3 s of virtual time: the pool is over its target all along, but drains.
+  for (const n of [1, 2, 3, 4, 5, 6]) {
+    await node.core.release(key(n), 'test');
+    const t = node.clock.now();
+    await node.drive(() => node.clock.now() - t >= 3_000);
+  }
+  const last = node.clock.now() - 3_000;
+  expect(cloud.arm.puts.length).toBe(before);
+  await node.drive(() => node.clock.now() - last >= 8_000);
+  expect(cloud.arm.puts.length).toBe(before);
+  expect(node.daemonAddresses()).toHaveLength(held);
+  await node.drive(() => node.daemonAddresses().length === 2 && idle());
+  expect(node.clock.now() - last).toBeGreaterThanOrEqual(10_000);
+  expect(cloud.arm.puts.length - before).toBe(1);
+  expect(cloud.arm.puts.at(-1)!.removed).toBe(held - 2);
+  expect(cloud.arm.secondaries(cloud.nicName)).toEqual(node.daemonAddresses());
+});
+
+test('flat-cost writes: adds asked for while a PUT is on the wire go together into the next one', async () => {
+  await started({ WARM_IP_TARGET: '1', IP_COOLDOWN_PERIOD: '0' }, 400);
+  await node.drive(() => node.core.status().free >= 1 && idle());
+  const before = cloud.arm.puts.length;
+  // 12 pods, one every 20 ms of virtual time: the first takes the warm address and starts a PUT; the
+  // others park while it runs, and all that they lack goes into one more PUT (not one PUT each).
+  const ps: Promise<unknown>[] = [];
+  for (let n = 0; n < 12; n++) {
+    ps.push(node.core.allocate(key(200 + n), pod(200 + n)));
+    const t = node.clock.now();
+    await node.drive(() => node.clock.now() - t >= 20);
+  }
+  let done = 0;
+  ps.forEach((p) => void p.then(() => done++));
+  await node.drive(() => done === 12, 120_000);
+  expect(cloud.arm.puts.length - before).toBeLessThanOrEqual(4); // 6-7 when each waits its turn
+  expect(cloud.arm.maxConcurrentPerNic).toBe(1);
+});
+
 test('ten concurrent bursts: fewer PUTs than bursts, never two PUTs in flight on the NIC, no 429', async () => {
   await started({ WARM_IP_TARGET: '1', IP_COOLDOWN_PERIOD: '0' }, 300);
   await node.drive(() => node.core.status().free >= 1 && idle());

@@ -1,4 +1,5 @@
-// A local double of Azure Resource Manager's Microsoft.Network networkInterfaces API, for tests: there is
+// A local double of Azure Resource Manager's Microsoft.Network networkInterfaces API, for tests and the lab
+// (providers/azure/double/main.ts serves it as a process, `tidepoolctl lab up --provider azure`): there is
 // no emulator for it (reference azure-arm-and-kubernetes-anchors.md 3.5). Built from the public REST
 // specification (azure-rest-api-specs, networkInterface.json: GET, PUT, list; the NetworkInterfaceGet and
 // NetworkInterfaceCreate examples) and the documented behaviour:
@@ -12,8 +13,10 @@
 // - at most 256 private addresses per NIC and per VM; a full subnet answers SubnetIsFull;
 // - optionally If-Match against the NIC's etag (412 PreconditionFailed), which real NRP may not enforce;
 // - a bearer token is required (401 otherwise), the one the IMDS double issues.
-// HTTPS on 127.0.0.1 with a self-signed certificate made by openssl at start (the SDK refuses bearer
-// tokens over plain HTTP); `caFile` is what NODE_EXTRA_CA_CERTS must name for a child process.
+// HTTPS on 127.0.0.1 (or `host`:`port`) with a self-signed certificate made by openssl at start for
+// 127.0.0.1 and `certAddresses` (the SDK refuses bearer tokens over plain HTTP); `caFile` is what
+// NODE_EXTRA_CA_CERTS must name for a child process. Operation URLs are built from the request's Host,
+// as a client reached the service.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -75,6 +78,13 @@ export interface ArmDoubleOptions {
   etagCheck?: boolean;
   /** The bearer token accepted. */
   token: string;
+  /** Listen address (default 127.0.0.1) and port (default 0: any free port). */
+  host?: string;
+  port?: number;
+  /** More IP addresses the certificate is valid for (the lab's subnet gateways). */
+  certAddresses?: string[];
+  /** Where the key and certificate go (default a fresh temporary directory, removed by stop()). */
+  certDir?: string;
 }
 
 export interface PutRecord {
@@ -83,6 +93,9 @@ export interface PutRecord {
   done?: number;
   status: number;
   code?: string;
+  /** IP configurations the accepted PUT added and removed (what the write carried). */
+  added?: number;
+  removed?: number;
 }
 
 const API = '2026-01-01';
@@ -106,14 +119,17 @@ export class ArmDouble {
   /** Runs once, before the next PUT is looked at (another writer acting between our GET and PUT). */
   beforeNextPut: (() => void) | null = null;
   private server: Server | null = null;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'arm-double-'));
-  readonly caFile = join(this.dir, 'cert.pem');
-  private readonly keyFile = join(this.dir, 'key.pem');
+  private readonly dir: string;
+  readonly caFile: string;
+  private readonly keyFile: string;
   url = '';
   private timers = new Set<NodeJS.Timeout>();
 
   constructor(readonly opts: ArmDoubleOptions) {
     this.subscriptionId = opts.subscriptionId ?? '11111111-2222-3333-4444-555555555555';
+    this.dir = opts.certDir ?? mkdtempSync(join(tmpdir(), 'arm-double-'));
+    this.caFile = join(this.dir, 'arm-ca.pem');
+    this.keyFile = join(this.dir, 'arm-key.pem');
   }
 
   async start(): Promise<this> {
@@ -134,7 +150,7 @@ export class ArmDouble {
         '-subj',
         '/CN=127.0.0.1',
         '-addext',
-        'subjectAltName=IP:127.0.0.1',
+        `subjectAltName=${['127.0.0.1', ...(this.opts.certAddresses ?? [])].map((a) => `IP:${a}`).join(',')}`,
       ],
       { stdio: 'ignore' },
     );
@@ -142,8 +158,12 @@ export class ArmDouble {
       { key: readFileSync(this.keyFile), cert: readFileSync(this.caFile) },
       (req, res) => void this.handle(req, res),
     );
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `https://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    const host = this.opts.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.opts.port ?? 0, host, resolve);
+    });
+    this.url = `https://${host}:${(this.server.address() as { port: number }).port}`;
     return this;
   }
 
@@ -151,7 +171,8 @@ export class ArmDouble {
     for (const t of this.timers) clearTimeout(t);
     this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.opts.certDir) for (const f of [this.caFile, this.keyFile]) rmSync(f, { force: true });
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 
   addSubnet(vnet: string, name: string, cidr: string, resourceGroup = 'rg-tidepool'): DoubleSubnet {
@@ -297,7 +318,7 @@ export class ArmDouble {
       this.count('GetNetworkInterface');
       return send(res, 200, this.view(nic));
     }
-    if (req.method === 'PUT') return this.put(req, res, nic, body);
+    if (req.method === 'PUT') return this.put(req, res, nic, body, `https://${req.headers.host ?? url.host}`);
     return send(res, 405, { error: { code: 'MethodNotAllowed', message: req.method } });
   }
 
@@ -305,7 +326,7 @@ export class ArmDouble {
     return this.opts.asyncRetryAfterSec ? { 'Retry-After': String(this.opts.asyncRetryAfterSec) } : {};
   }
 
-  private put(req: IncomingMessage, res: ServerResponse, nic: DoubleNic, raw: string) {
+  private put(req: IncomingMessage, res: ServerResponse, nic: DoubleNic, raw: string, base: string) {
     this.count('PutNetworkInterface');
     const hook = this.beforeNextPut;
     this.beforeNextPut = null;
@@ -445,6 +466,8 @@ export class ArmDouble {
           message: `${onVm} private addresses on the VM; at most 256`,
         },
       });
+    record.added = next.filter((c) => !nic.ipConfigs.some((o) => o.name === c.name)).length;
+    record.removed = nic.ipConfigs.filter((c) => !keptNames.has(c.name)).length;
     nic.ipConfigs = next;
     nic.state = 'Updating';
     nic.etag = newEtag();
@@ -468,7 +491,7 @@ export class ArmDouble {
       Math.max(0, this.opts.latencyMs?.() ?? 50),
     );
     this.timers.add(t);
-    const asyncUrl = `${this.url}/subscriptions/${this.subscriptionId}/providers/Microsoft.Network/locations/${nic.location}/operations/${opId}?api-version=${API}`;
+    const asyncUrl = `${base}/subscriptions/${this.subscriptionId}/providers/Microsoft.Network/locations/${nic.location}/operations/${opId}?api-version=${API}`;
     answer(200, this.view(nic), { 'Azure-AsyncOperation': asyncUrl, ...this.retryAfter() });
   }
 

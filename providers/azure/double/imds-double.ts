@@ -2,7 +2,9 @@
 // azure-cni-and-cilium-ipam.md A4): GET /metadata/instance (compute and network, every primitive a
 // string, MACs without separators) and the managed identity token endpoint
 // /metadata/identity/oauth2/token. Both require `Metadata: true` (400 otherwise), as IMDS does. The
-// network section follows the ARM double's NICs as they are now. Plain HTTP on 127.0.0.1, as IMDS is.
+// network section follows the ARM double's NICs as they are now. Plain HTTP on 127.0.0.1 (or `host`:`port`),
+// as IMDS is. One double may serve several VMs (the lab): `vm` is then a function of the address that
+// asks (a VM reaches IMDS from its primary address), and an address no VM holds gets 404.
 // Faults: `instanceAnswer` replaces the instance document (status and body); `tokenFailure` makes the
 // token endpoint answer an error.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,13 +23,19 @@ export class ImdsDouble {
 
   constructor(
     private readonly arm: ArmDouble,
-    private readonly vmName: string,
+    /** The VM answered for, or which VM an asking address belongs to (undefined: none). */
+    private readonly vm: string | ((remoteAddress: string) => string | undefined),
+    private readonly listen: { host?: string; port?: number } = {},
   ) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    const host = this.listen.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.listen.port ?? 0, host, resolve);
+    });
+    this.url = `http://${host}:${(this.server.address() as { port: number }).port}`;
     return this;
   }
 
@@ -36,9 +44,19 @@ export class ImdsDouble {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
-  /** The instance document IMDS would give for the VM now. */
-  instanceDocument(): object {
-    const vm = this.arm.vms.get(this.vmName)!;
+  /** The VM whose primary NIC's primary address is `address` (a VM asks IMDS from that address). */
+  static vmByPrimaryAddress(arm: ArmDouble, address: string): string | undefined {
+    const ip = address.replace(/^::ffff:/, '');
+    for (const vm of arm.vms.values()) {
+      const nic = arm.nics.get(vm.nics[0]);
+      if (nic?.ipConfigs.find((c) => c.primary)?.ip === ip) return vm.name;
+    }
+    return undefined;
+  }
+
+  /** The instance document IMDS would give for the VM now (the single VM's when none is named). */
+  instanceDocument(vmName = typeof this.vm === 'string' ? this.vm : ''): object {
+    const vm = this.arm.vms.get(vmName)!;
     return {
       compute: {
         azEnvironment: 'AzurePublicCloud',
@@ -82,10 +100,16 @@ export class ImdsDouble {
     };
     if (req.headers.metadata !== 'true')
       return reply(400, JSON.stringify({ error: 'Bad request. Required metadata header not specified' }));
+    const vmName = typeof this.vm === 'string' ? this.vm : this.vm(req.socket.remoteAddress ?? '');
+    if (!vmName || !this.arm.vms.has(vmName))
+      return reply(
+        404,
+        JSON.stringify({ error: `no VM has the address ${req.socket.remoteAddress ?? '?'}` }),
+      );
     if (path === '/metadata/instance') {
       this.instanceRequests++;
       if (this.instanceAnswer) return reply(this.instanceAnswer.status, this.instanceAnswer.body);
-      return reply(200, JSON.stringify(this.instanceDocument()));
+      return reply(200, JSON.stringify(this.instanceDocument(vmName)));
     }
     if (path === '/metadata/identity/oauth2/token') {
       this.tokenRequests++;
