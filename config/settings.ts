@@ -256,6 +256,10 @@ const envSchema = z.object({
   ENI_CONFIG_ANNOTATION_DEF: str('k8s.amazonaws.com/eniConfig'),
 });
 
+/** The Azure pool's targets when the operator sets none (see loadSettings). */
+export const AZURE_DEFAULT_WARM_IP_TARGET = 8;
+export const AZURE_DEFAULT_MINIMUM_IP_TARGET = 16;
+
 export type Env = Record<string, string | undefined>;
 
 export interface Settings {
@@ -425,11 +429,20 @@ export function loadSettings(env: Env = process.env): Settings {
   const kube = kubeSettings(e, env, issues);
   if (issues.length) throw new ConfigError(issues);
   const disabledOr = (off: boolean, addr: string) => (off ? null : addr);
+  // On Azure a running VM's NICs are fixed, so WARM_ENI_TARGET=1 would hold a whole NIC (up to 255
+  // addresses) idle on every node. With neither WARM_IP_TARGET nor MINIMUM_IP_TARGET set (0, as the incumbent
+  // reads them), the Azure pool keeps Azure CNI's figures instead: 16 at start, at least 8 free (its batch
+  // and its request threshold; reference azure-cni-and-cilium-ipam.md, the pool scaler).
+  const azureWarm =
+    e.TIDEPOOL_PROVIDER === 'azure' &&
+    !e.ENABLE_PREFIX_DELEGATION &&
+    e.WARM_IP_TARGET <= 0 &&
+    e.MINIMUM_IP_TARGET <= 0;
   return {
     pool: {
       warmEniTarget: e.WARM_ENI_TARGET,
-      warmIpTarget: e.WARM_IP_TARGET,
-      minimumIpTarget: e.MINIMUM_IP_TARGET,
+      warmIpTarget: azureWarm ? AZURE_DEFAULT_WARM_IP_TARGET : e.WARM_IP_TARGET,
+      minimumIpTarget: azureWarm ? AZURE_DEFAULT_MINIMUM_IP_TARGET : e.MINIMUM_IP_TARGET,
       warmPrefixTarget: e.WARM_PREFIX_TARGET,
       prefixDelegation: e.ENABLE_PREFIX_DELEGATION,
       maxEni: e.MAX_ENI < 1 ? -1 : e.MAX_ENI,

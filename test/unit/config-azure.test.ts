@@ -22,6 +22,26 @@ describe('Azure settings', () => {
     });
   });
 
+  test.each([
+    // [env, warm IP target, minimum IP target]
+    [{}, 8, 16], // no target set: Azure CNI's 16 at start, 8 free, instead of a whole idle NIC
+    [{ WARM_ENI_TARGET: '1', WARM_IP_TARGET: '0', MINIMUM_IP_TARGET: '0' }, 8, 16], // the chart's env map
+    [{ WARM_IP_TARGET: '5' }, 5, 0], // an operator's target is kept
+    [{ MINIMUM_IP_TARGET: '30' }, 0, 30],
+    [{ ENABLE_PREFIX_DELEGATION: 'true' }, 0, 0], // /28 IP configurations: WARM_PREFIX_TARGET rules
+  ] as [Record<string, string>, number, number][])(
+    'pool targets on Azure with %j: WARM_IP_TARGET %i, MINIMUM_IP_TARGET %i',
+    (env, warm, minimum) => {
+      const s = loadSettings({ TIDEPOOL_PROVIDER: 'azure', ...env });
+      expect([s.pool.warmIpTarget, s.pool.minimumIpTarget]).toEqual([warm, minimum]);
+    },
+  );
+
+  test('the Azure pool defaults do not apply on AWS', () => {
+    const s = loadSettings({ TIDEPOOL_PROVIDER: 'aws' });
+    expect([s.pool.warmEniTarget, s.pool.warmIpTarget, s.pool.minimumIpTarget]).toEqual([1, 0, 0]);
+  });
+
   test('values are taken as given (subscription lower-cased, trailing slash dropped)', () => {
     const s = loadSettings({
       AZURE_SUBSCRIPTION_ID: 'AAAAAAAA-1111-2222-3333-444444444444',
