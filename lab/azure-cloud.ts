@@ -10,13 +10,13 @@
 // Each node is a VM with one NIC (NICs cannot be attached to a running VM, so the NIC it starts with
 // holds all its pod addresses); the fabric follows the NICs' Succeeded IP configurations, polled every
 // 500 ms (PollingEventSource).
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { subnetGateway } from '../config/net.js';
 import type { CloudFactory, CloudProcess, LabCloud, LaunchedInstance } from './cloud.js';
 import { PollingEventSource, type InterfaceSnapshot } from './events.js';
 import type { Manifest } from './manifest.js';
 import { binary } from './paths.js';
+import { unixJson } from './unix-json.js';
 
 export const LAB_AZURE_VNET = '10.44.0.0/16';
 export const LAB_AZURE_SUBNET = '10.44.0.0/20';
@@ -41,41 +41,10 @@ export function azureControl<T = unknown>(
   path: string,
   body?: unknown,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        socketPath,
-        method,
-        path,
-        headers: text
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
-          : {},
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const out = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = out ? JSON.parse(out) : undefined;
-          } catch {
-            return reject(new Error(`Azure doubles ${method} ${path}: not JSON: ${out.slice(0, 100)}`));
-          }
-          if ((res.statusCode ?? 500) >= 300)
-            reject(
-              new Error(`Azure doubles ${method} ${path}: ${(json as { error?: string })?.error ?? out}`),
-            );
-          else resolve(json as T);
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`Azure doubles ${method} ${path}: no answer in 10 s`)));
-    req.on('error', reject);
-    req.end(text);
+  return unixJson<T>(socketPath, method, path, body, {
+    server: 'Azure doubles',
+    errorMessage: (json) => json?.error,
+    timeoutMs: 10_000,
   });
 }
 

@@ -8,16 +8,7 @@ import type { LabCloud, LaunchedInstance } from './cloud.js';
 import type { FabricEvent, FabricEventSource, InterfaceSnapshot } from './events.js';
 import type { Manifest } from './manifest.js';
 import { binary } from './paths.js';
-
-export class SimRequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SimRequestError';
-  }
-}
+import { unixJson, UnixJsonError } from './unix-json.js';
 
 /** One JSON request to the sim server over its Unix socket. */
 export function simRequest<T = any>(
@@ -26,37 +17,9 @@ export function simRequest<T = any>(
   path: string,
   body?: unknown,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        socketPath,
-        method,
-        path,
-        headers: text
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
-          : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const out = Buffer.concat(chunks).toString('utf8');
-          const json = out ? JSON.parse(out) : undefined;
-          if ((res.statusCode ?? 500) >= 300)
-            reject(
-              new SimRequestError(
-                res.statusCode ?? 500,
-                `sim ${method} ${path}: ${json?.error?.message ?? out}`,
-              ),
-            );
-          else resolve(json as T);
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
+  return unixJson<T>(socketPath, method, path, body, {
+    server: 'sim',
+    errorMessage: (json) => json?.error?.message,
   });
 }
 
@@ -120,7 +83,7 @@ export class SimEventSource implements FabricEventSource {
         { socketPath: this.socketPath, method: 'GET', path: `/events?since=${since}` },
         (res) => {
           if (res.statusCode !== 200) {
-            reject(new SimRequestError(res.statusCode ?? 500, `sim GET /events: status ${res.statusCode}`));
+            reject(new UnixJsonError(res.statusCode ?? 500, `sim GET /events: status ${res.statusCode}`));
             res.resume();
             return;
           }

@@ -18,7 +18,7 @@ import type {
   SubnetInfo,
 } from '../types.js';
 import type { SimEc2 } from './api.js';
-import type { InterfaceView } from './model.js';
+import type { InstanceView, InterfaceView } from './model.js';
 
 /** Tags the sim provider puts on every interface it creates (names the owner, finds leaks). */
 export const TAG_NODE = 'tidepool.io/instance-id';
@@ -57,20 +57,7 @@ export class SimNodeProvider implements Provider {
 
   async describeNode(): Promise<NodeInfo> {
     const [inst] = await this.ec2.describeInstances({ instanceIds: [this.instanceId] });
-    this.node = {
-      instanceId: inst.id,
-      instanceType: inst.type,
-      zone: inst.zone,
-      vpcId: inst.vpcId,
-      vpcCidrs: [inst.vpcCidr],
-      subnetId: inst.subnetId,
-      subnetCidr: inst.subnetCidr,
-      primaryInterfaceId: inst.primaryInterfaceId,
-      primaryAddress: inst.primaryAddress,
-      primaryMac: inst.primaryMac,
-      securityGroups: inst.securityGroups,
-      limits: instanceLimits(inst.type),
-    };
+    this.node = toNodeInfo(inst);
     return this.node;
   }
 
@@ -230,6 +217,24 @@ export class SimNodeProvider implements Provider {
       await this.clock.sleep(delay);
     }
   }
+}
+
+/** What a node knows of itself, from the sim's view of its instance. */
+export function toNodeInfo(inst: InstanceView): NodeInfo {
+  return {
+    instanceId: inst.id,
+    instanceType: inst.type,
+    zone: inst.zone,
+    vpcId: inst.vpcId,
+    vpcCidrs: [inst.vpcCidr],
+    subnetId: inst.subnetId,
+    subnetCidr: inst.subnetCidr,
+    primaryInterfaceId: inst.primaryInterfaceId,
+    primaryAddress: inst.primaryAddress,
+    primaryMac: inst.primaryMac,
+    securityGroups: inst.securityGroups,
+    limits: instanceLimits(inst.type),
+  };
 }
 
 export function toCloudInterface(v: InterfaceView): CloudInterface {

@@ -32,11 +32,10 @@
 // 0.5 s) before host setup, and the kubelet's own node-readiness cadence.
 import { ThrottledError, TransientError } from '../../../providers/errors.js';
 import type { AttachRequest, CloudInterface, NodeInfo } from '../../../providers/types.js';
-import { instanceLimits } from '../../../providers/capacity.js';
 import type { Clock } from '../../../providers/clock.js';
 import type { SimCloud } from '../../../providers/sim/cloud.js';
 import type { SimEc2 } from '../../../providers/sim/api.js';
-import { SimNodeProvider, toCloudInterface } from '../../../providers/sim/node.js';
+import { SimNodeProvider, toCloudInterface, toNodeInfo } from '../../../providers/sim/node.js';
 import { describeInstance, describeInterface } from '../../../providers/sim/views.js';
 import { RetryQuota } from '../../../ipamd/cloud/retry-quota.js';
 
@@ -151,21 +150,7 @@ export class IncumbentSimProvider extends SimNodeProvider {
   override async describeNode(): Promise<NodeInfo> {
     const rec = this.cloud.topology.instances.get(this.instanceId);
     if (!rec) throw new Error(`incumbent: no instance ${this.instanceId}`);
-    const inst = describeInstance(this.cloud.topology, rec);
-    return {
-      instanceId: inst.id,
-      instanceType: inst.type,
-      zone: inst.zone,
-      vpcId: inst.vpcId,
-      vpcCidrs: [inst.vpcCidr],
-      subnetId: inst.subnetId,
-      subnetCidr: inst.subnetCidr,
-      primaryInterfaceId: inst.primaryInterfaceId,
-      primaryAddress: inst.primaryAddress,
-      primaryMac: inst.primaryMac,
-      securityGroups: inst.securityGroups,
-      limits: instanceLimits(inst.type),
-    };
+    return toNodeInfo(describeInstance(this.cloud.topology, rec));
   }
 
   /** First: DescribeAllENIs + TagENI of the primary; later: IMDS (the truth here, no call). */
