@@ -93,7 +93,13 @@ export function fetchDebs(pkgs: DebianPackage[], dir: string): string[] {
 }
 
 /** Documentation and translations: not needed to run, removed to keep a layer small. */
-const DOC_DIRS = ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'usr/share/lintian'];
+const DOC_DIRS = [
+  'usr/share/doc',
+  'usr/share/man',
+  'usr/share/info',
+  'usr/share/locale',
+  'usr/share/lintian',
+];
 
 /** Unpacks each .deb into root (dpkg-deb -x: files only, no scripts), without the documentation. */
 export function unpackDebs(debs: string[], root: string): void {
