@@ -4,7 +4,7 @@
 // condition False; Events on missing cloud permissions and on address exhaustion; the Node's providerID and
 // instance-type label are used instead of the daemon's guesses.
 import { jest } from '@jest/globals';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { run } from '../helpers/netns.js';
 import type { TestNode } from '../helpers/daemon.js';
@@ -134,6 +134,12 @@ test('the condition is False with its reason until the pool can serve; then True
     const stopped = await networkCondition(cp, 'node-ready');
     expect(stopped).toMatchObject({ status: 'False', reason: 'DaemonStopping' });
     expect(existsSync(conflist)).toBe(true);
+    // STATUS: inside the conflist's restart grace (the daemon's last ready beat is seconds old) it still
+    // answers ready, so a rolling restart does not turn the node NotReady; without a grace it fails.
+    expect(written.plugins[0].statusGraceSeconds).toBe(30);
+    expect(await cniStatus(cp.ns.name, confDir)).toMatchObject({ code: 0 });
+    written.plugins[0].statusGraceSeconds = 0;
+    writeFileSync(conflist, JSON.stringify(written));
     const down = await cniStatus(cp.ns.name, confDir);
     expect(down.code).not.toBe(0);
     expect(down.stdout + down.stderr).toMatch(/tidepool daemon is not available/);
