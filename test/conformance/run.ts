@@ -141,7 +141,11 @@ export async function runConformance(o: ConformanceOptions = {}): Promise<Confor
         '--node-os-distro=debian',
       ];
       log(`e2e.test --ginkgo.focus='${o.focus ?? FOCUS}' --ginkgo.skip='${o.skip ?? SKIP}' (log: ${e2eLog})`);
-      return cluster.spawnInVpc(argv, e2eLog, { HOME: reportDir });
+      // e2e.test (its kubectl calls) leaves test-kuberc* folders in TMPDIR: keep them in the lab's state
+      // directory, which lab down removes.
+      const tmp = join(cluster.stateDir, 'e2e-tmp');
+      mkdirSync(tmp, { recursive: true });
+      return cluster.spawnInVpc(argv, e2eLog, { HOME: reportDir, TMPDIR: tmp });
     });
     const specs = specsFromGinkgoJson(join(reportDir, 'ginkgo.json'));
     const passed = specs.filter((s) => s.state === 'passed').length;
