@@ -25,12 +25,31 @@ function requireBuilt(path: string): string {
   return path;
 }
 
+/** Ports handed out by this process, never handed out twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port free now, for a server a test starts next. Taken below the kernel's ephemeral range
+ * (32768-60999): a port from that range (what listen(0) gives) can meanwhile become the local end of some
+ * process's outgoing connection (an apiserver's to etcd, in the namespace the daemon binds in), and the
+ * server's bind then fails with EADDRINUSE.
+ */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  const [low, high] = [20_000, 32_000];
+  let port = low + Math.floor(Math.random() * (high - low));
+  for (let tries = 0; tries < high - low; tries++, port = port + 1 >= high ? low : port + 1) {
+    if (handedOut.has(port)) continue;
+    const srv = createServer();
+    const ok = await new Promise<boolean>((r) => {
+      srv.once('error', () => r(false));
+      srv.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (!ok) continue;
+    await new Promise<void>((r) => srv.close(() => r()));
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free loopback port in ${low}-${high}`);
 }
 
 export interface Exit {
