@@ -16,7 +16,7 @@ import type { CloudFactory, CloudProcess, LabCloud, LaunchedInstance } from './c
 import { PollingEventSource, type InterfaceSnapshot } from './events.js';
 import type { Manifest } from './manifest.js';
 import { binary } from './paths.js';
-import { unixJson } from './unix-json.js';
+import { unixJson, untilAnswers } from './unix-json.js';
 
 export const LAB_AZURE_VNET = '10.44.0.0/16';
 export const LAB_AZURE_SUBNET = '10.44.0.0/20';
@@ -78,22 +78,17 @@ export const azureLabCloud: CloudFactory = (m: Manifest): LabCloud => {
           ...(m.options.cloudArgs ?? []),
         ],
         env: {},
-        ready: async () => {
-          const end = Date.now() + 30_000;
-          for (;;) {
-            try {
-              await azureControl(socket, 'GET', '/health');
-              return;
-            } catch (e) {
-              if (Date.now() > end)
-                throw new Error(
-                  `the Azure doubles do not answer on ${socket} after 30 s (${(e as Error).message}; ` +
-                    `see ${join(m.stateDir, 'azure-double.log')})`,
-                );
-              await new Promise((r) => setTimeout(r, 200));
-            }
-          }
-        },
+        ready: () =>
+          untilAnswers(
+            () => azureControl(socket, 'GET', '/health'),
+            30_000,
+            200,
+            (e) =>
+              new Error(
+                `the Azure doubles do not answer on ${socket} after 30 s (${e.message}; ` +
+                  `see ${join(m.stateDir, 'azure-double.log')})`,
+              ),
+          ),
       },
     ],
     vpcCidrs: async () => [LAB_AZURE_VNET],

@@ -8,7 +8,7 @@ import type { LabCloud, LaunchedInstance } from './cloud.js';
 import type { FabricEvent, FabricEventSource, InterfaceSnapshot } from './events.js';
 import type { Manifest } from './manifest.js';
 import { binary } from './paths.js';
-import { unixJson, UnixJsonError } from './unix-json.js';
+import { unixJson, UnixJsonError, untilAnswers } from './unix-json.js';
 
 /** One JSON request to the sim server over its Unix socket. */
 export function simRequest<T = any>(
@@ -154,21 +154,13 @@ export function simLabCloud(m: Manifest): LabCloud {
           ...(m.options.cloudArgs ?? []),
         ],
         env: { TIDEPOOL_SIM_ENDPOINT: socket },
-        ready: async () => {
-          const deadline = Date.now() + 15_000;
-          for (;;) {
-            try {
-              await simRequest(socket, 'GET', '/healthz');
-              return;
-            } catch (e) {
-              if (Date.now() > deadline)
-                throw new Error(
-                  `the sim server did not answer on ${socket} (${(e as Error).message}; see sim.log)`,
-                );
-              await new Promise((r) => setTimeout(r, 100));
-            }
-          }
-        },
+        ready: () =>
+          untilAnswers(
+            () => simRequest(socket, 'GET', '/healthz'),
+            15_000,
+            100,
+            (e) => new Error(`the sim server did not answer on ${socket} (${e.message}; see sim.log)`),
+          ),
       },
     ],
     vpcCidrs: async () => {

@@ -67,3 +67,22 @@ export function unixJson<T = any>(
     req.end(text);
   });
 }
+
+/** Calls `call` every pollMs until it succeeds; after timeoutMs throws what `fail` makes of the last error. */
+export async function untilAnswers(
+  call: () => Promise<unknown>,
+  timeoutMs: number,
+  pollMs: number,
+  fail: (last: Error) => Error,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await call();
+      return;
+    } catch (e) {
+      if (Date.now() > end) throw fail(e as Error);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+}
