@@ -16,6 +16,7 @@ import { keyString, NodePool } from '../state/node-pool.js';
 import {
   BurstWindow,
   decayedRate,
+  RecentEvents,
   ewma,
   HPA_TREND_MS,
   recordEvents,
@@ -73,6 +74,9 @@ export class IpamCore implements Ipam {
   /** Releases of held addresses, the same way (net demand = adds − releases, for flat-cost clouds). */
   private releaseRate: RateEstimate = { rate: 0, at: 0 };
   private readonly bursts = new BurstWindow();
+  // Only the last burst window is asked for (at most 10 s); a minute bounds the memory.
+  private readonly recentAdds = new RecentEvents(60_000);
+  private readonly recentReleases = new RecentEvents(60_000);
   private roundTripMs?: number;
   private stopping = false;
   private started?: Promise<void>;
@@ -188,6 +192,7 @@ export class IpamCore implements Ipam {
     const now = this.clock.now();
     this.rate = recordEvents(this.rate, now);
     this.bursts.record(now, this.burstWindowMs());
+    this.recentAdds.record(now);
     const addr = this.pool.pickFree(now);
     if (addr) {
       const stored = this.pool.assign(key, pod, addr, now);
@@ -274,6 +279,8 @@ export class IpamCore implements Ipam {
       parked: this.parked.size,
       addRatePerSec: decayedRate(this.rate, now),
       releaseRatePerSec: decayedRate(this.releaseRate, now),
+      recentAddRatePerSec: this.recentAdds.ratePerSec(now, this.burstWindowMs()),
+      recentReleaseRatePerSec: this.recentReleases.ratePerSec(now, this.burstWindowMs()),
       roundTripMs: this.roundTripMs ?? 1_000,
       burstPeak: this.bursts.peak(now),
       recentBurst: this.bursts.recentPeak(now, HPA_TREND_MS),
@@ -292,6 +299,7 @@ export class IpamCore implements Ipam {
     const stored = this.pool.release(key, now + this.settings.pool.cooldownMs);
     if (!stored) return null;
     this.releaseRate = recordEvents(this.releaseRate, now);
+    this.recentReleases.record(now);
     this.log.debug({ address: stored.address, reason, containerId: key.containerId }, 'released');
     this.observer.released();
     this.observer.poolChanged();

@@ -20,6 +20,36 @@ export function recordEvents(e: RateEstimate, now: number, n = 1, tauMs = RATE_T
   return { rate: decayedRate(e, now, tauMs) + (n * 1000) / tauMs, at: now };
 }
 
+/**
+ * The events of the last few seconds, counted as of the moment asked: the short memory beside the decaying
+ * rate, which needs about RATE_TAU_MS to reach a new rate (a third of it after a tenth of τ). Flat-cost
+ * writes size a grow by it when a burst has only just begun. Time is passed in.
+ */
+export class RecentEvents {
+  private at: number[] = [];
+
+  constructor(private readonly keepMs: number) {}
+
+  record(now: number): void {
+    this.at.push(now);
+    this.prune(now);
+  }
+
+  /** Events per second over the last `windowMs` (the count over the whole window, never a shorter span). */
+  ratePerSec(now: number, windowMs: number): number {
+    this.prune(now);
+    let n = 0;
+    for (let i = this.at.length - 1; i >= 0 && this.at[i] > now - windowMs; i--) n++;
+    return windowMs > 0 ? (n * 1000) / windowMs : 0;
+  }
+
+  private prune(now: number): void {
+    let drop = 0;
+    while (drop < this.at.length && this.at[drop] <= now - this.keepMs) drop++;
+    if (drop) this.at.splice(0, drop);
+  }
+}
+
 /** EWMA of a latency; the first sample replaces the prior. */
 export function ewma(prev: number | undefined, sample: number, alpha = 0.3): number {
   return prev === undefined ? sample : prev + alpha * (sample - prev);

@@ -2,8 +2,8 @@
 // PUT, 10-20 s, whether it adds 1 IP configuration or 40; reference cloud-api-figures.md 4). The
 // policies' plans are shaped there, and nowhere else (AWS is untouched):
 // - a grow also carries the addresses expected to be taken, net, while its write is on the wire
-//   ((learned ADD rate − learned release rate) × learned round trip), so that the pool is not short again
-//   when the PUT lands;
+//   ((ADD rate − release rate) × learned round trip, each rate the larger of the decaying estimate and the
+//   last burst window's), so that the pool is not short again when the PUT lands;
 // - a release is held while the pool drains (its free count still rising) and written once that count has
 //   not risen for FLAT_RELEASE_QUIET_MS, or FLAT_RELEASE_HOLD_MS after the pool first went over its target:
 //   a drain is given back in one PUT instead of one every decrease gap;
@@ -36,13 +36,18 @@ export interface FlatWritePlan {
 }
 
 /**
- * Addresses (or prefixes, rounded up) expected to be taken, net, during one write's round trip: the learned
- * ADD rate less the learned release rate (a pod leaving frees an address a newcomer takes), × the learned
- * round trip; never below 0. Rounded up for a grow (by default), to the nearest for the release hysteresis.
+ * Addresses (or prefixes, rounded up) expected to be taken, net, during one write's round trip: the ADD
+ * rate less the release rate (a pod leaving frees an address a newcomer takes), × the learned round trip;
+ * never below 0. Each rate is the larger of the decaying estimate (slow to rise: a third of a new rate
+ * after 3 s) and the rate over the last burst window (quick to rise, and to fall), so a grow at the start
+ * of a burst is not sized by a rate that has not caught up yet. Rounded up for a grow (by default), to the
+ * nearest for the release hysteresis.
  */
 export function roundTripDemand(input: PlanInput, rounding: (x: number) => number = Math.ceil): number {
-  const { addRatePerSec, releaseRatePerSec = 0, roundTripMs } = input.demand;
-  const n = rounding((Math.max(0, addRatePerSec - releaseRatePerSec) * Math.max(0, roundTripMs)) / 1000);
+  const d = input.demand;
+  const adds = Math.max(d.addRatePerSec, d.recentAddRatePerSec ?? 0);
+  const releases = Math.max(d.releaseRatePerSec ?? 0, d.recentReleaseRatePerSec ?? 0);
+  const n = rounding((Math.max(0, adds - releases) * Math.max(0, d.roundTripMs)) / 1000);
   return input.targets.prefixDelegation ? Math.ceil(n / PREFIX_SIZE) : n;
 }
 

@@ -59,6 +59,12 @@ export interface PoolDemand {
   addRatePerSec: number;
   /** Learned release rate of held addresses (per second), the same way; 0 when not known. */
   releaseRatePerSec?: number;
+  /**
+   * The allocation and release rates over the last burst window (about one round trip, at most 10 s): they
+   * follow a burst that has just begun, where the decaying rates above lag. Flat-cost writes only.
+   */
+  recentAddRatePerSec?: number;
+  recentReleaseRatePerSec?: number;
   /** Observed duration of a cloud round trip that adds addresses, ms (adaptive policy). */
   roundTripMs: number;
   /** Most requests seen within one round trip during the last few minutes (adaptive policy). */

@@ -20,6 +20,9 @@
 //   BENCH azure_idle_per_100_pods[...] <n>           mean idle addresses (held on the NIC, no pod) over the
 //                                                     churn's first 180 s
 //   BENCH azure_churn_mean_wait[...] <ms>            mean time a churn pod waited for its address
+//                                                     _defaults: Tidepool's Azure defaults instead of
+//                                                     WARM_IP_TARGET=5 (no warm setting: 16 at start, 8 free,
+//                                                     config/settings.ts; CNS's own batch and threshold)
 //   BENCH azure_writes_per_100_pods_cooldown30[_before] <n>  the same with Tidepool's default 30 s cooldown
 // Never fails on a timing. `npm run bench -- azure [--seed N] [--only churn-adaptive]`.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -147,7 +150,12 @@ async function burst30(mode: Mode): Promise<{ ms: number; puts: number }> {
     const burst = Array.from({ length: 30 }, (_, i) => pool.allocate(i));
     await Promise.all(holders);
     await Promise.all(burst);
-    return { ms: Date.now() - t0, puts: cloud.arm.puts.length - before };
+    const ms = Date.now() - t0;
+    const shape = cloud.arm.puts
+      .slice(before)
+      .map((p) => `${p.added ? `+${p.added}` : ''}${p.removed ? `-${p.removed}` : ''}`);
+    console.log(`# burst30 ${mode}: PUTs ${shape.join(' ')}`);
+    return { ms, puts: cloud.arm.puts.length - before };
   });
 }
 
@@ -158,8 +166,9 @@ async function churn100(
   mode: Mode,
   policy = 'aws-compatible',
   cooldown = '0',
+  warm: Record<string, string> = { WARM_IP_TARGET: '5' },
 ): Promise<{ writes: number; idle: number; waitMs: number }> {
-  const env = { WARM_IP_TARGET: '5', IP_COOLDOWN_PERIOD: cooldown, TIDEPOOL_POOL_POLICY: policy };
+  const env = { ...warm, IP_COOLDOWN_PERIOD: cooldown, TIDEPOOL_POOL_POLICY: policy };
   return withNode(mode, env, async (pool, cloud) => {
     await waitIdle(pool);
     const before = cloud.arm.puts.length;
@@ -217,6 +226,12 @@ if (only === 'churn') {
     arg('mode', 'tidepool') as Mode,
     arg('policy', 'aws-compatible'),
     arg('cooldown', '0'),
+    arg('warm', '5') === 'default'
+      ? {}
+      : {
+          WARM_IP_TARGET: arg('warm', '5'),
+          ...(arg('min', '') ? { MINIMUM_IP_TARGET: arg('min', '') } : {}),
+        },
   );
   console.log(`BENCH azure_writes_per_100_pods ${t.writes} writes`);
   console.log(`BENCH azure_idle_per_100_pods ${t.idle} addresses`);
@@ -238,11 +253,12 @@ console.log(`BENCH azure_burst30_all_addressed_batch16 ${theirs.ms} ms`);
 console.log(`BENCH azure_burst30_puts ${ours.puts} puts`);
 console.log(`BENCH azure_burst30_puts_before ${old.puts} puts`);
 console.log(`BENCH azure_burst30_puts_batch16 ${theirs.puts} puts`);
-const [w, wo, wb, wa] = await Promise.all([
+const [w, wo, wb, wa, wd] = await Promise.all([
   churn100('tidepool'),
   churn100('before'),
   churn100('batch16'),
   churn100('tidepool', 'adaptive'),
+  churn100('tidepool', 'aws-compatible', '0', {}),
 ]);
 console.log(`BENCH azure_writes_per_100_pods ${w.writes} writes`);
 console.log(`BENCH azure_writes_per_100_pods_before ${wo.writes} writes`);
@@ -256,6 +272,9 @@ console.log(`BENCH azure_churn_mean_wait ${w.waitMs} ms`);
 console.log(`BENCH azure_churn_mean_wait_before ${wo.waitMs} ms`);
 console.log(`BENCH azure_churn_mean_wait_batch16 ${wb.waitMs} ms`);
 console.log(`BENCH azure_churn_mean_wait_adaptive ${wa.waitMs} ms`);
+console.log(`BENCH azure_writes_per_100_pods_defaults ${wd.writes} writes`);
+console.log(`BENCH azure_idle_per_100_pods_defaults ${wd.idle} addresses`);
+console.log(`BENCH azure_churn_mean_wait_defaults ${wd.waitMs} ms`);
 const [c, co] = await Promise.all([
   churn100('tidepool', 'aws-compatible', '30'),
   churn100('before', 'aws-compatible', '30'),

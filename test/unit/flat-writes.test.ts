@@ -15,7 +15,16 @@ import type { PlanInput, PoolAction, PoolAddress } from '../../ipamd/engine/mode
 const NOW = 1_700_000_000_000;
 
 function input(
-  o: { held?: number; rate?: number; releases?: number; rttMs?: number; maxPods?: number; pd?: boolean } = {},
+  o: {
+    held?: number;
+    rate?: number;
+    releases?: number;
+    recent?: number;
+    recentReleases?: number;
+    rttMs?: number;
+    maxPods?: number;
+    pd?: boolean;
+  } = {},
 ): PlanInput {
   const addresses: PoolAddress[] = Array.from({ length: o.held ?? 10 }, (_, i) => ({
     ip: `10.0.0.${10 + i}`,
@@ -31,6 +40,8 @@ function input(
       parked: 0,
       addRatePerSec: o.rate ?? 0,
       releaseRatePerSec: o.releases ?? 0,
+      recentAddRatePerSec: o.recent,
+      recentReleaseRatePerSec: o.recentReleases,
       roundTripMs: o.rttMs ?? 12_000,
     },
     targets: {
@@ -87,6 +98,20 @@ describe('roundTripDemand: addresses taken during one write', () => {
   ])('adds %p/s, releases %p/s over 12 s → %p', (rate, releases, want) => {
     expect(roundTripDemand(input({ rate, releases }))).toBe(want);
   });
+
+  test.each([
+    // decaying adds, last window's adds, decaying releases, last window's releases (/s), expected over 12 s
+    [0.3, 0.9, 0, 0, 11], // a burst just begun: the window's rate, not the lagging estimate (10.8 → 11)
+    [2, 0.5, 0, 0, 24], // a burst just over: the estimate still remembers it
+    [1, 2, 1, 2, 0], // steady churn: pods leaving free what newcomers take, in both memories
+    [2, 2, 0.5, 1.5, 6], // releases as quick to count as adds
+    [0, 0, 0, 3, 0], // never below 0
+  ])(
+    'adds %p/s (window %p/s), releases %p/s (window %p/s) → %p',
+    (rate, recent, releases, recentReleases, want) => {
+      expect(roundTripDemand(input({ rate, recent, releases, recentReleases }))).toBe(want);
+    },
+  );
 });
 
 describe('grows cover one round trip', () => {

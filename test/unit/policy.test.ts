@@ -12,7 +12,7 @@ import type {
 } from '../../ipamd/engine/model.js';
 import { poolStats } from '../../ipamd/engine/stats.js';
 import { adaptiveTarget } from '../../ipamd/engine/adaptive-policy.js';
-import { BurstWindow } from '../../ipamd/engine/demand.js';
+import { BurstWindow, RecentEvents } from '../../ipamd/engine/demand.js';
 
 const NOW = 1_700_000_000_000;
 const OLD = NOW - 120_000; // attached two minutes ago: past the 60 s minimum life
@@ -500,5 +500,27 @@ describe('burst window', () => {
     w.record(NOW + 10_000, 2_000);
     expect(w.recentPeak(at, 30_000)).toBe(peak);
     expect(w.peak(at)).toBe(6);
+  });
+});
+
+describe('recent events: the rate over the last window, as of the moment asked', () => {
+  test.each([
+    // 9 events at 2/s from NOW (the last at NOW + 4 s); asked at, window, expected rate /s
+    [NOW + 4_000, 10_000, 0.9], // the whole window counts, never only the span seen
+    [NOW + 4_000, 2_000, 2], // NOW + 2.5 s .. NOW + 4 s: 4 events in 2 s
+    [NOW + 12_000, 10_000, 0.4], // four left in the window (NOW + 2.5 s .. NOW + 4 s)
+    [NOW + 14_000, 10_000, 0], // all older than the window
+    [NOW + 4_000, 0, 0], // an empty window has no rate
+  ])('at %i over %i ms: %p/s', (at, windowMs, want) => {
+    const r = new RecentEvents(60_000);
+    for (let i = 0; i < 9; i++) r.record(NOW + i * 500);
+    expect(r.ratePerSec(at, windowMs)).toBeCloseTo(want, 6);
+  });
+
+  test('forgets what is older than its keep period', () => {
+    const r = new RecentEvents(1_000);
+    r.record(NOW);
+    r.record(NOW + 2_000);
+    expect(r.ratePerSec(NOW + 2_000, 60_000)).toBeCloseTo(1 / 60, 6);
   });
 });
