@@ -22,7 +22,7 @@ export function recordEvents(e: RateEstimate, now: number, n = 1, tauMs = RATE_T
 
 /**
  * The events of the last few seconds, counted as of the moment asked: the short memory beside the decaying
- * rate, which needs about RATE_TAU_MS to reach a new rate (a third of it after a tenth of τ). Flat-cost
+ * rate, which needs about RATE_TAU_MS to reach a new rate (1 − e^(−t/τ) of it: 10 % after a tenth of τ). Flat-cost
  * writes size a grow by it when a burst has only just begun. Time is passed in.
  */
 export class RecentEvents {

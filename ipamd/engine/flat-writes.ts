@@ -38,7 +38,7 @@ export interface FlatWritePlan {
 /**
  * Addresses (or prefixes, rounded up) expected to be taken, net, during one write's round trip: the ADD
  * rate less the release rate (a pod leaving frees an address a newcomer takes), × the learned round trip;
- * never below 0. Each rate is the larger of the decaying estimate (slow to rise: a third of a new rate
+ * never below 0. Each rate is the larger of the decaying estimate (slow to rise: 10 % of a new rate
  * after 3 s) and the rate over the last burst window (quick to rise, and to fall), so a grow at the start
  * of a burst is not sized by a rate that has not caught up yet. Rounded up for a grow (by default), to the
  * nearest for the release hysteresis.
