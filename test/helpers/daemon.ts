@@ -66,12 +66,18 @@ export class Proc {
     readonly child: ChildProcess,
     readonly logFile: string,
   ) {
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.exitInfo = { code, signal };
+    // A process that could not start (ENOENT: the bundle not built) emits 'error' and never 'exit': it
+    // counts as exited too, or a test's cleanup would wait for it forever and leave its files behind.
+    this.exited = new Promise((resolve) => {
+      const done = (e: Exit) => {
+        this.exitInfo ??= e;
         resolve(this.exitInfo);
-      }),
-    );
+      };
+      child.once('exit', (code, signal) => done({ code, signal }));
+      child.once('error', () => {
+        if (child.pid === undefined) done({ code: null, signal: null });
+      });
+    });
   }
 
   static spawn(
