@@ -1,8 +1,19 @@
-// The state database's schema. SCHEMA_VERSION is written into meta.schema_version; a database of any
-// other version (newer, older without a migration, or not ours at all) is refused, never rewritten.
+// The state database's schema. SCHEMA_VERSION is written into meta.schema_version. An older database is
+// migrated forward on open (MIGRATIONS, store.ts migrateForward: a copy of the file is kept first, and all
+// steps run in one transaction); a newer one, an older one without a path of migrations, or one that is not
+// ours at all is refused, never rewritten.
 
 export const SCHEMA_VERSION = 1;
 export const SCHEMA_NAME = 'tidepool-ipamd';
+
+/**
+ * Forward migrations, by the version they start from: MIGRATIONS[n] is the SQL that takes a database of
+ * version n to version n + 1 (the version number itself is written by migrateForward). When SCHEMA_SQL
+ * changes, SCHEMA_VERSION goes up by one and the step from the previous version is added here, so that a
+ * rolling upgrade (helm upgrade) opens every node's state as it was left. Version 1 is the first schema: no
+ * step yet.
+ */
+export const MIGRATIONS: Readonly<Record<number, string>> = {};
 
 export const SCHEMA_SQL = `
 CREATE TABLE meta (

@@ -22,11 +22,12 @@
 // checkpoint stays as a backstop at a larger WAL. Durability is unchanged: a commit is in the WAL before the
 // call returns, and a restart replays the WAL.
 
+import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { IntentJournal, OpenIntent } from '../../providers/types.js';
 import type { AllocationKey, PodRef } from '../core/types.js';
 import { Checkpointer } from './checkpointer.js';
-import { SCHEMA_NAME, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, SCHEMA_NAME, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
 
 const CHECKPOINT_MS = 2_000;
@@ -74,6 +75,48 @@ export interface StoreContents {
   prefixes: StoredPrefix[];
   addresses: StoredAddress[];
   allocations: StoredAllocation[];
+}
+
+/** True when MIGRATIONS holds every step from `from` up to `to`. */
+export function hasPath(migrations: Readonly<Record<number, string>>, from: number, to: number): boolean {
+  for (let v = from; v < to; v++) if (migrations[v] === undefined) return false;
+  return true;
+}
+
+/**
+ * Takes an open state database of version `from` to version `to`: first a copy of it beside the file
+ * (`<file>.v<from>.bak`, by VACUUM INTO, so an operator can roll the daemon back to the build that wrote it),
+ * then every step from `from` in one transaction with the new version number, so that a failing step leaves
+ * the database as it was. Returns the copy's path (null for ":memory:").
+ */
+export function migrateForward(
+  db: Database.Database,
+  file: string,
+  from: number,
+  to: number,
+  migrations: Readonly<Record<number, string>>,
+): string | null {
+  if (!hasPath(migrations, from, to))
+    throw new StoreSchemaError(`state database ${file}: no migration from schema version ${from} to ${to}`);
+  let backup: string | null = null;
+  if (file !== ':memory:') {
+    backup = `${file}.v${from}.bak`;
+    rmSync(backup, { force: true });
+    db.prepare('VACUUM INTO ?').run(backup);
+  }
+  try {
+    db.transaction(() => {
+      for (let v = from; v < to; v++) db.exec(migrations[v]);
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(to));
+    })();
+  } catch (err) {
+    throw new StoreSchemaError(
+      `state database ${file}: migrating from schema version ${from} to ${to} failed ` +
+        `(${(err as Error).message}); the database is unchanged` +
+        (backup ? ` and a copy of it is in ${backup}` : ''),
+    );
+  }
+  return backup;
 }
 
 /** The database was written by another schema version or another program: refused, left untouched. */
@@ -208,8 +251,15 @@ export class StateStore implements IntentJournal {
     );
     const name = meta.get('schema_name');
     const version = meta.get('schema_version');
-    if (name !== SCHEMA_NAME || version !== String(SCHEMA_VERSION))
-      throw refuse(`schema ${name ?? '(none)'} version ${version ?? '(none)'}`);
+    if (name === SCHEMA_NAME && version === String(SCHEMA_VERSION)) return;
+    const from = Number(version);
+    const older = name === SCHEMA_NAME && /^[0-9]+$/.test(version ?? '') && from < SCHEMA_VERSION;
+    if (!older || !hasPath(MIGRATIONS, from, SCHEMA_VERSION))
+      throw refuse(
+        `schema ${name ?? '(none)'} version ${version ?? '(none)'}` +
+          (older ? ' and no migration from it' : ''),
+      );
+    migrateForward(this.db, this.file, from, SCHEMA_VERSION, MIGRATIONS);
   }
 
   load(): StoreContents {

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  hasPath,
+  migrateForward,
   StateStore,
   StoreConflictError,
   StoreInUseError,
@@ -123,6 +125,94 @@ describe('state store', () => {
       value: '7',
     });
     check.close();
+  });
+
+  test('an older schema version with no migration from it is refused and left intact', () => {
+    const file = join(dir, 'state.db');
+    StateStore.open(file, clock).close();
+    const raw = new Database(file);
+    raw.prepare("UPDATE meta SET value = '0' WHERE key = 'schema_version'").run();
+    raw.close();
+    expect(() => StateStore.open(file, clock)).toThrow(
+      /version 0 and no migration from it; .*schema version 1/,
+    );
+    const check = new Database(file);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
+      value: '0',
+    });
+    check.close();
+    expect(existsSync(`${file}.v0.bak`)).toBe(false);
+  });
+
+  describe('forward migrations', () => {
+    // A version-1 database with one allocation, and two steps after it as a later schema would add them.
+    const steps = {
+      1: 'ALTER TABLE allocations ADD COLUMN note TEXT',
+      2: 'CREATE INDEX allocations_by_pod ON allocations(pod_namespace, pod_name)',
+    };
+    const v1 = () => {
+      const file = join(dir, 'state.db');
+      const s = seeded(file);
+      s.allocate({ key: key('c1'), pod, address: '10.0.0.10', interfaceId: 'eni-0', allocatedAt: now });
+      s.close();
+      return file;
+    };
+    const version = (db: Database.Database) =>
+      (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value;
+    const columns = (db: Database.Database) =>
+      (db.prepare('PRAGMA table_info(allocations)').all() as { name: string }[]).map((c) => c.name);
+
+    test('takes a database through every step, keeps its rows, and leaves a copy of the old one', () => {
+      const file = v1();
+      const db = new Database(file);
+      expect(migrateForward(db, file, 1, 3, steps)).toBe(`${file}.v1.bak`);
+      expect(version(db)).toBe('3');
+      expect(columns(db)).toContain('note');
+      expect(
+        db.prepare("SELECT name FROM sqlite_master WHERE name = 'allocations_by_pod'").get(),
+      ).toBeTruthy();
+      expect(db.prepare('SELECT address FROM allocations').all()).toEqual([{ address: '10.0.0.10' }]);
+      db.close();
+      const old = new Database(`${file}.v1.bak`);
+      expect([version(old), columns(old).includes('note')]).toEqual(['1', false]);
+      expect(old.prepare('SELECT address FROM allocations').all()).toEqual([{ address: '10.0.0.10' }]);
+      old.close();
+    });
+
+    test('a failing step leaves the database as it was (one transaction), naming both versions', () => {
+      const file = v1();
+      const db = new Database(file);
+      expect(() =>
+        migrateForward(db, file, 1, 3, { ...steps, 2: 'CREATE INDEX x ON no_such_table(a)' }),
+      ).toThrow(
+        /migrating from schema version 1 to 3 failed \(no such table: main.no_such_table\); the database is unchanged and a copy of it is in .*state.db.v1.bak/,
+      );
+      expect([version(db), columns(db).includes('note')]).toEqual(['1', false]);
+      db.close();
+      // and the daemon of this build still opens it
+      StateStore.open(file, clock).close();
+    });
+
+    test('a missing step is refused before anything is written', () => {
+      const file = v1();
+      const db = new Database(file);
+      expect(() => migrateForward(db, file, 1, 3, { 1: steps[1] })).toThrow(
+        /no migration from schema version 1 to 3/,
+      );
+      expect(version(db)).toBe('1');
+      db.close();
+      expect(existsSync(`${file}.v1.bak`)).toBe(false);
+    });
+
+    test.each([
+      [1, 3, true],
+      [2, 3, true],
+      [1, 4, false],
+      [0, 3, false],
+      [3, 3, true],
+    ])('hasPath(%p → %p) is %p', (from, to, want) => {
+      expect(hasPath(steps, from, to)).toBe(want);
+    });
   });
 
   test('a foreign SQLite database and a non-SQLite file are refused', () => {
