@@ -39,6 +39,16 @@ function seeded(file = join(dir, 'state.db')): StateStore {
   return s;
 }
 
+/** A state database written by this build, then marked as of another schema version. */
+function storeOfVersion(version: string): string {
+  const file = join(dir, 'state.db');
+  StateStore.open(file, clock).close();
+  const raw = new Database(file);
+  raw.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(version);
+  raw.close();
+  return file;
+}
+
 describe('state store', () => {
   test('an allocation and its address state survive a reopen; a release starts a persisted cooldown', () => {
     const file = join(dir, 'state.db');
@@ -109,11 +119,7 @@ describe('state store', () => {
   });
 
   test('a database of a newer schema version is refused, naming the file and both versions, and left intact', () => {
-    const file = join(dir, 'state.db');
-    StateStore.open(file, clock).close();
-    const raw = new Database(file);
-    raw.prepare("UPDATE meta SET value = '7' WHERE key = 'schema_version'").run();
-    raw.close();
+    const file = storeOfVersion('7');
     expect(() => StateStore.open(file, clock)).toThrow(StoreSchemaError);
     expect(() => StateStore.open(file, clock)).toThrow(
       new RegExp(
@@ -128,11 +134,7 @@ describe('state store', () => {
   });
 
   test('an older schema version with no migration from it is refused and left intact', () => {
-    const file = join(dir, 'state.db');
-    StateStore.open(file, clock).close();
-    const raw = new Database(file);
-    raw.prepare("UPDATE meta SET value = '0' WHERE key = 'schema_version'").run();
-    raw.close();
+    const file = storeOfVersion('0');
     expect(() => StateStore.open(file, clock)).toThrow(
       /version 0 and no migration from it; .*schema version 1/,
     );
