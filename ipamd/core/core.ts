@@ -14,6 +14,7 @@ import { nodeFullMessage } from '../engine/node-full.js';
 import { silentCoreLogger, type CoreLogger } from './logger.js';
 import { keyString, NodePool } from '../state/node-pool.js';
 import {
+  BURST_WINDOW_MAX_MS,
   BurstWindow,
   decayedRate,
   RecentEvents,
@@ -74,9 +75,8 @@ export class IpamCore implements Ipam {
   /** Releases of held addresses, the same way (net demand = adds − releases, for flat-cost clouds). */
   private releaseRate: RateEstimate = { rate: 0, at: 0 };
   private readonly bursts = new BurstWindow();
-  // Only the last burst window is asked for (at most 10 s); a minute bounds the memory.
-  private readonly recentAdds = new RecentEvents(60_000);
-  private readonly recentReleases = new RecentEvents(60_000);
+  /** Releases of the last burst window (the ADDs of it are in `bursts`). */
+  private readonly recentReleases = new RecentEvents();
   private roundTripMs?: number;
   private stopping = false;
   private started?: Promise<void>;
@@ -192,7 +192,6 @@ export class IpamCore implements Ipam {
     const now = this.clock.now();
     this.rate = recordEvents(this.rate, now);
     this.bursts.record(now, this.burstWindowMs());
-    this.recentAdds.record(now);
     const addr = this.pool.pickFree(now);
     if (addr) {
       const stored = this.pool.assign(key, pod, addr, now);
@@ -270,7 +269,7 @@ export class IpamCore implements Ipam {
 
   /** One cloud round trip plus a tick of slack: the window a burst must be served from the pool. */
   private burstWindowMs(): number {
-    return Math.min(10_000, (this.roundTripMs ?? 1_000) + 1_000);
+    return Math.min(BURST_WINDOW_MAX_MS, (this.roundTripMs ?? 1_000) + 1_000);
   }
 
   private demand(): PoolDemand {
@@ -279,7 +278,7 @@ export class IpamCore implements Ipam {
       parked: this.parked.size,
       addRatePerSec: decayedRate(this.rate, now),
       releaseRatePerSec: decayedRate(this.releaseRate, now),
-      recentAddRatePerSec: this.recentAdds.ratePerSec(now, this.burstWindowMs()),
+      recentAddRatePerSec: this.bursts.recent.ratePerSec(now, this.burstWindowMs()),
       recentReleaseRatePerSec: this.recentReleases.ratePerSec(now, this.burstWindowMs()),
       roundTripMs: this.roundTripMs ?? 1_000,
       burstPeak: this.bursts.peak(now),

@@ -20,33 +20,46 @@ export function recordEvents(e: RateEstimate, now: number, n = 1, tauMs = RATE_T
   return { rate: decayedRate(e, now, tauMs) + (n * 1000) / tauMs, at: now };
 }
 
+/** The longest burst window the core asks for (one round trip plus a tick, capped): what the queues keep. */
+export const BURST_WINDOW_MAX_MS = 10_000;
+
 /**
  * The events of the last few seconds, counted as of the moment asked: the short memory beside the decaying
- * rate, which needs about RATE_TAU_MS to reach a new rate (1 − e^(−t/τ) of it: 10 % after a tenth of τ). Flat-cost
- * writes size a grow by it when a burst has only just begun. Time is passed in.
+ * rate, which needs about RATE_TAU_MS to reach a new rate (1 − e^(−t/τ) of it: 10 % after a tenth of τ).
+ * Flat-cost writes size a grow by it when a burst has only just begun; BurstWindow counts its bursts in it.
+ * Every ADD records into one, so a record is O(1): expired events are skipped by a head index and the
+ * array is compacted only once they are half of it. Time is passed in.
  */
 export class RecentEvents {
   private at: number[] = [];
+  private head = 0;
 
-  constructor(private readonly keepMs: number) {}
+  constructor(private readonly keepMs = BURST_WINDOW_MAX_MS) {}
 
   record(now: number): void {
     this.at.push(now);
     this.prune(now);
   }
 
-  /** Events per second over the last `windowMs` (the count over the whole window, never a shorter span). */
-  ratePerSec(now: number, windowMs: number): number {
+  /** Events within the last `windowMs` (at most the keep period), as of `now`. */
+  count(now: number, windowMs: number): number {
     this.prune(now);
     let n = 0;
-    for (let i = this.at.length - 1; i >= 0 && this.at[i] > now - windowMs; i--) n++;
-    return windowMs > 0 ? (n * 1000) / windowMs : 0;
+    for (let i = this.at.length - 1; i >= this.head && this.at[i] > now - windowMs; i--) n++;
+    return n;
+  }
+
+  /** Events per second over the last `windowMs` (the count over the whole window, never a shorter span). */
+  ratePerSec(now: number, windowMs: number): number {
+    return windowMs > 0 ? (this.count(now, windowMs) * 1000) / windowMs : 0;
   }
 
   private prune(now: number): void {
-    let drop = 0;
-    while (drop < this.at.length && this.at[drop] <= now - this.keepMs) drop++;
-    if (drop) this.at.splice(0, drop);
+    while (this.head < this.at.length && this.at[this.head] <= now - this.keepMs) this.head++;
+    if (this.head > 64 && this.head * 2 > this.at.length) {
+      this.at = this.at.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 
@@ -70,14 +83,14 @@ export const BURST_HOLD_MS = 900_000;
  * bursts actually seen (CronJobs at minute boundaries, HPA doubling). Time is passed in.
  */
 export class BurstWindow {
-  private recent: number[] = [];
+  /** The requests themselves (windows up to BURST_WINDOW_MAX_MS): also the core's recent ADD rate. */
+  readonly recent = new RecentEvents();
   /** Monotonic (decreasing count) queue of (time, count) for the sliding maximum. */
   private peaks: { at: number; count: number }[] = [];
 
   record(now: number, windowMs: number): void {
-    this.recent.push(now);
-    while (this.recent.length && this.recent[0] <= now - windowMs) this.recent.shift();
-    const count = this.recent.length;
+    this.recent.record(now);
+    const count = this.recent.count(now, windowMs);
     while (this.peaks.length && this.peaks[this.peaks.length - 1].count <= count) this.peaks.pop();
     this.peaks.push({ at: now, count });
   }
