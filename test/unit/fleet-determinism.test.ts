@@ -34,6 +34,22 @@ describe('fleet simulation', () => {
     expect(c.addressedAt).not.toEqual(a.addressedAt);
   }, 120_000);
 
+  test('times from each node launch: a pod is addressed after its node is ready, and no sooner than its node launched', async () => {
+    const o = options(14);
+    const r = await runFleet(o);
+    expect(r.readyAfterLaunchMs).toHaveLength(o.joins.length);
+    expect(r.fromLaunchMs).toHaveLength(r.addressedAt.length);
+    const firstReady = Math.min(...r.readyAfterLaunchMs);
+    for (const ms of r.fromLaunchMs) expect(ms).toBeGreaterThanOrEqual(firstReady);
+    // A pod's time from its node's launch is its node's wait plus its own, so never below its own wait.
+    const waits = [...r.waitsMs].sort((a, b) => a - b);
+    const fromLaunch = [...r.fromLaunchMs].sort((a, b) => a - b);
+    fromLaunch.forEach((ms, i) => expect(ms).toBeGreaterThanOrEqual(waits[i]));
+    // Every pod of the last node to launch is addressed no sooner than its launch plus that time.
+    const lastJoin = Math.max(...o.joins);
+    expect(Math.max(...r.addressedAt)).toBeGreaterThanOrEqual(lastJoin + Math.min(...r.fromLaunchMs));
+  }, 120_000);
+
   test('the churn phase replays the seeded workload of each node after the scale-out, with its own figures', async () => {
     const churnOptions = (seed: number): FleetRunOptions => ({
       ...options(seed),

@@ -74,6 +74,13 @@ export interface FleetRunResult {
   addressedAt: number[];
   /** Each addressed pod's wait from its creation, ms. */
   waitsMs: number[];
+  /**
+   * Each addressed pod's time from its node's launch to its address, ms: the node's wait for the CNI to be
+   * ready plus the pod's wait, without the spread of the launches (the autoscaler's, not the CNI's).
+   */
+  fromLaunchMs: number[];
+  /** Each launched node's time from its launch until its daemon was ready (pods scheduled), ms. */
+  readyAfterLaunchMs: number[];
   failedAdds: number;
   failReasons: Record<string, number>;
   /** Pods without an address at the end of the run (those of nodes that could not launch included). */
@@ -123,6 +130,8 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
     mode: o.mode.name,
     addressedAt: [],
     waitsMs: [],
+    fromLaunchMs: [],
+    readyAfterLaunchMs: [],
     failedAdds: 0,
     failReasons: {},
     notStarted: 0,
@@ -158,6 +167,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
   const pending: Promise<void>[] = [];
 
   const join = (n: number) => {
+    const launchedAt = clock.now();
     let inst;
     try {
       inst = cloud.launchInstance({
@@ -186,6 +196,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
     pending.push(
       core.start().then(() => {
         // The node is Ready: the scheduler gives it its pods at once.
+        r.readyAfterLaunchMs.push(clock.now() - launchedAt);
         for (let k = 0; k < o.podsPerNode; k++) {
           const name = `n${n}-p${k}`;
           const createdAt = clock.now();
@@ -209,6 +220,7 @@ export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
               waiting--;
               r.addressedAt.push(s.readyAt - START);
               r.waitsMs.push(s.readyAt - createdAt);
+              r.fromLaunchMs.push(s.readyAt - launchedAt);
             }),
           );
         }
