@@ -111,7 +111,10 @@ if [ ! -x "$BIN/crictl" ]; then
   step crictl "$t"
 fi
 
-"$BIN/kubectl" version --client 2>/dev/null | grep -q "v$K8S_VERSION" || { log "kubectl is not v$K8S_VERSION"; exit 1; }
+# The output is read whole before it is matched: `kubectl ... | grep -q` under pipefail fails at random when
+# grep exits at the first line and kubectl dies of SIGPIPE writing the next (it did, on a fresh machine).
+kubectl_version=$("$BIN/kubectl" version --client 2>/dev/null || true)
+[[ $kubectl_version == *"v$K8S_VERSION"* ]] || { log "kubectl is not v$K8S_VERSION: $kubectl_version"; exit 1; }
 printf 'k8s v%s etcd v%s helm v%s crictl v%s built %s\n' "$K8S_VERSION" "$ETCD_VERSION" "$HELM_VERSION" \
   "$CRICTL_VERSION" "$(date -u +%FT%TZ)" >"$DIR/.complete"
 log "complete in $(($(date +%s) - START)) s: $BIN"
