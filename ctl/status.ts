@@ -41,6 +41,19 @@ interface AllocationView {
   allocatedAt?: number;
 }
 
+/** The pacing and subnets part of /v1/cloud-calls (absent from a daemon that predates them). */
+export interface CloudView {
+  pacing?: { apiClass: string; paced: boolean; ratePerSec: number | null; decreases: number }[];
+  subnets?: {
+    id: string;
+    free: number;
+    usable: number;
+    scarce: boolean;
+    drainPerMin: number;
+    seenAt: string;
+  }[];
+}
+
 export class IntrospectionUnreachableError extends Error {}
 
 async function get<T>(base: string, path: string): Promise<T> {
@@ -69,6 +82,7 @@ export function renderStatus(
   interfaces: InterfaceView[],
   allocations: AllocationView[],
   now: number,
+  cloud?: CloudView,
 ): string[] {
   const out: string[] = [];
   if (pool.node)
@@ -81,6 +95,7 @@ export function renderStatus(
     `  ${pool.assigned} assigned, ${pool.free} free, ${pool.cooling} cooling (not available), ${pool.total} total ` +
       `of ${pool.capacity} the node can hold; ${pool.interfaces} interface(s); ${pool.parked} request(s) parked`,
   );
+  if (cloud) out.push(...renderCloud(cloud, now));
   const byAddress = new Map(allocations.map((a) => [a.address, a]));
   for (const itf of [...interfaces].sort((a, b) => a.deviceNumber - b.deviceNumber)) {
     const counts = { free: 0, assigned: 0, cooling: 0 } as Record<string, number>;
@@ -114,6 +129,36 @@ export function renderStatus(
   return out;
 }
 
+/** Pacing per API class, then one line per subnet: what the account and the subnets do to this node. */
+export function renderCloud(cloud: CloudView, now: number): string[] {
+  const out: string[] = [];
+  if (cloud.pacing) {
+    const paced = cloud.pacing.filter((p) => p.paced);
+    const decreases = (n: number) => `${n} decrease${n === 1 ? '' : 's'}`;
+    if (cloud.pacing.length === 0) out.push('cloud: pacing off');
+    else if (paced.length === 0)
+      out.push('cloud: no API class paced (the cloud has not throttled this node lately)');
+    else
+      out.push(
+        `cloud: paced after throttling: ${paced
+          .map(
+            (p) => `${p.apiClass} at ${(p.ratePerSec ?? 0).toFixed(2)} calls/s (${decreases(p.decreases)})`,
+          )
+          .join(', ')}`,
+      );
+  }
+  for (const s of cloud.subnets ?? []) {
+    const ago = Math.max(0, Math.round((now - new Date(s.seenAt).getTime()) / 1000));
+    out.push(
+      `  subnet ${s.id}: ${s.free}${s.usable ? ` of ${s.usable}` : ''} free` +
+        (s.drainPerMin > 0 ? `, falling ${Math.round(s.drainPerMin)}/min` : '') +
+        `, as the cloud said ${ago} s ago` +
+        (s.scarce ? ' — SCARCE: no buffer beyond own demand, idle addresses released first' : ''),
+    );
+  }
+  return out;
+}
+
 export async function runStatus(argv: string[], io: Io): Promise<number> {
   let addr = io.env.TIDEPOOL_INTROSPECTION_ADDR || '127.0.0.1:61679';
   let json = false;
@@ -128,13 +173,17 @@ export async function runStatus(argv: string[], io: Io): Promise<number> {
   }
   const base = addr.startsWith('http') ? addr : `http://${addr}`;
   try {
-    const [pool, interfaces, allocations] = await Promise.all([
+    const [pool, interfaces, allocations, calls] = await Promise.all([
       get<PoolView>(base, '/v1/pool'),
       get<InterfaceView[]>(base, '/v1/interfaces'),
       get<AllocationView[]>(base, '/v1/allocations'),
+      get<CloudView>(base, '/v1/cloud-calls'),
     ]);
-    if (json) io.out(JSON.stringify({ pool, interfaces, allocations }, null, 2));
-    else for (const line of renderStatus(pool, interfaces, allocations, Date.now())) io.out(line);
+    const cloud = Array.isArray(calls?.pacing)
+      ? { pacing: calls.pacing, subnets: Array.isArray(calls.subnets) ? calls.subnets : [] }
+      : undefined;
+    if (json) io.out(JSON.stringify({ pool, interfaces, allocations, ...(cloud ? { cloud } : {}) }, null, 2));
+    else for (const line of renderStatus(pool, interfaces, allocations, Date.now(), cloud)) io.out(line);
     return 0;
   } catch (err) {
     io.err((err as Error).message);

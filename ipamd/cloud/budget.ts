@@ -14,7 +14,7 @@ import { isRetryable, ThrottledError } from '../../providers/errors.js';
 import { TokenBucket, type BucketSpec } from '../../providers/token-bucket.js';
 import { AimdPacer, DEFAULT_PACING, type PacingSpec } from './pacing.js';
 import type { RetryQuota } from './retry-quota.js';
-import type { CloudCallOutcome, IpamObserver } from '../core/types.js';
+import type { CloudCallOutcome, IpamObserver, PacingState } from '../core/types.js';
 
 export type ApiClass = 'describe' | 'addresses' | 'interfaces';
 
@@ -144,6 +144,16 @@ export class CloudBudget {
   paced(apiClass: ApiClass): boolean {
     const p = this.pacers?.[apiClass];
     return p !== undefined && p.rate(this.clock.now()) !== Infinity;
+  }
+
+  /** Every API class's pacing at `now` (empty when pacing is off): for metrics and introspection. */
+  pacing(): PacingState[] {
+    if (!this.pacers) return [];
+    const now = this.clock.now();
+    return (Object.entries(this.pacers) as [ApiClass, AimdPacer][]).map(([apiClass, p]) => ({
+      apiClass,
+      ...p.view(now),
+    }));
   }
 
   /** The pacer of an API class (undefined when pacing is off): for introspection and tests. */

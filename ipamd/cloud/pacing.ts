@@ -75,6 +75,12 @@ export class AimdPacer {
     return r;
   }
 
+  /** Paced or not at `now`, the rate in force (null when unpaced) and the decreases so far. */
+  view(now: number): { paced: boolean; ratePerSec: number | null; decreases: number } {
+    const r = this.rate(now);
+    return { paced: r !== Infinity, ratePerSec: r === Infinity ? null : r, decreases: this.decreases };
+  }
+
   /** How long a call must wait at `now` before it may be sent. */
   delayMs(now: number): number {
     return this.rate(now) === Infinity ? 0 : Math.max(0, this.nextAt - now);

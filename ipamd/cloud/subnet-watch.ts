@@ -10,6 +10,7 @@
 import { parseCidr } from '../../config/net.js';
 import { SubnetFullError } from '../../providers/errors.js';
 import type { Provider } from '../../providers/types.js';
+import type { SubnetState } from '../core/types.js';
 import type { CloudBudget } from './budget.js';
 import { subnetScarce } from '../engine/scarcity-policy.js';
 
@@ -23,9 +24,13 @@ export const SUBNET_POLL_MIN_MS = 10_000;
 export const DRAIN_HORIZON_MS = 120_000;
 
 interface SubnetSeen {
+  /** The drain rate's base point: free addresses at `at` (an answer within a second keeps the older one). */
   free: number;
   usable: number;
   at: number;
+  /** The last answer itself. */
+  lastFree: number;
+  lastAt: number;
   scarceAt?: number;
   /** Addresses per ms the subnet lost between two answers at least a second apart (EWMA, ≥ 0). */
   drainPerMs: number;
@@ -100,7 +105,16 @@ export class SubnetWatch {
         drainPerMs = samples ? 0.5 * drainPerMs + 0.5 * sample : sample;
         samples++;
       }
-      const e: SubnetSeen = { free, usable, at, scarceAt: prev?.scarceAt, drainPerMs, samples };
+      const e: SubnetSeen = {
+        free,
+        usable,
+        at,
+        lastFree: s.freeAddresses,
+        lastAt: now,
+        scarceAt: prev?.scarceAt,
+        drainPerMs,
+        samples,
+      };
       const draining = drainPerMs > 0 && s.freeAddresses / drainPerMs < DRAIN_HORIZON_MS;
       if (subnetScarce(s.freeAddresses, usable, this.percent) || draining) e.scarceAt = now;
       else if (s.freeAddresses >= (2 * usable * this.percent) / 100) e.scarceAt = undefined;
@@ -115,10 +129,26 @@ export class SubnetWatch {
       free: 0,
       usable: prev?.usable ?? 0,
       at: now,
+      lastFree: 0,
+      lastAt: now,
       scarceAt: now,
       drainPerMs: prev?.drainPerMs ?? 0,
       samples: prev?.samples ?? 0,
     });
+  }
+
+  /** Every subnet heard of, as last answered, and whether it is scarce at `now`. */
+  view(now: number): SubnetState[] {
+    return [...this.seen.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([id, e]) => ({
+        id,
+        free: e.lastFree,
+        usable: e.usable,
+        scarce: this.scarce([id], now),
+        drainPerMin: e.drainPerMs * 60_000,
+        seenAt: new Date(e.lastAt).toISOString(),
+      }));
   }
 
   /** Is any of `subnetIds` scarce at `now`. */

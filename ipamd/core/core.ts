@@ -34,6 +34,7 @@ import {
   type AllocateOutcome,
   type Allocation,
   type AllocationKey,
+  type CloudState,
   type Ipam,
   type IpamObserver,
   NodeFullError,
@@ -345,5 +346,9 @@ export class IpamCore implements Ipam {
 
   snapshot(): IpamSnapshot {
     return buildSnapshot(this, this.demand());
+  }
+
+  cloudState(): CloudState {
+    return { pacing: this.budget.pacing(), subnets: this.subnets.view(this.clock.now()) };
   }
 }

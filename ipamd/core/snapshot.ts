@@ -1,5 +1,5 @@
 // What introspection shows: node, settings summary, capacity, interfaces with every address and its
-// state, allocations, parked requests, demand and the recent cloud calls.
+// state, allocations, parked requests, demand, the recent cloud calls, pacing and the subnets' free addresses.
 
 import type { Settings } from '../../config/settings.js';
 import type { Clock } from '../../providers/clock.js';
@@ -7,7 +7,7 @@ import type { CloudBudget, CloudCallRecord } from '../cloud/budget.js';
 import type { Reconciler } from '../cloud/reconciler.js';
 import type { NodePool } from '../state/node-pool.js';
 import type { PoolDemand } from '../engine/model.js';
-import type { Allocation, PoolStatus } from './types.js';
+import type { Allocation, CloudState, PoolStatus } from './types.js';
 
 export interface IpamSnapshot {
   at: string;
@@ -38,7 +38,11 @@ export interface IpamSnapshot {
     }[];
   }[];
   allocations: Allocation[];
-  cloud: { recentCalls: CloudCallRecord[]; totals: Record<string, number>; waitingOn: string };
+  cloud: {
+    recentCalls: CloudCallRecord[];
+    totals: Record<string, number>;
+    waitingOn: string;
+  } & CloudState;
 }
 
 /** What a snapshot is read from: the core (IpamCore), seen only through what introspection shows. */
@@ -49,6 +53,7 @@ export interface SnapshotSource {
   readonly reconciler: Reconciler;
   readonly budget: CloudBudget;
   status(): PoolStatus;
+  cloudState(): CloudState;
 }
 
 export function buildSnapshot(core: SnapshotSource, demand: PoolDemand): IpamSnapshot {
@@ -105,6 +110,11 @@ export function buildSnapshot(core: SnapshotSource, demand: PoolDemand): IpamSna
         })),
       })),
     allocations: [...core.pool.allocations.values()].map((a) => core.pool.toAllocation(a)),
-    cloud: { recentCalls: core.budget.recent(), totals: { ...core.budget.totals }, waitingOn: r.waitingOn() },
+    cloud: {
+      recentCalls: core.budget.recent(),
+      totals: { ...core.budget.totals },
+      waitingOn: r.waitingOn(),
+      ...core.cloudState(),
+    },
   };
 }

@@ -66,6 +66,40 @@ export class ShuttingDownError extends Error {
   readonly grpcCode = 14; // UNAVAILABLE
 }
 
+/**
+ * What the daemon sees of the account and of its subnets, for metrics and introspection: the pacing of
+ * each API class (ipamd/cloud/pacing.ts) and each subnet's free addresses as the cloud last answered them
+ * (ipamd/cloud/subnet-watch.ts).
+ */
+export interface CloudState {
+  /** One entry per API class; empty when pacing is off. */
+  pacing: PacingState[];
+  /** Subnets the daemon has heard of from the cloud; empty before the first answer. */
+  subnets: SubnetState[];
+}
+export interface PacingState {
+  apiClass: string;
+  /** Paced now: the cloud throttled this class and its rate has not climbed back to unpaced yet. */
+  paced: boolean;
+  /** The send rate in force while paced, calls/s; null when unpaced. */
+  ratePerSec: number | null;
+  /** Multiplicative decreases since the daemon started. */
+  decreases: number;
+}
+export interface SubnetState {
+  id: string;
+  /** Free addresses at the cloud's last answer (0 after a subnet-full answer). */
+  free: number;
+  /** Usable addresses of the subnet (its size less the 5 the cloud keeps); 0 when not known yet. */
+  usable: number;
+  /** Subnet scarcity mode is on for nodes of this subnet. */
+  scarce: boolean;
+  /** How fast the free addresses fell between answers, addresses per minute (0: not falling or not known). */
+  drainPerMin: number;
+  /** When the cloud last answered for it, ISO time. */
+  seenAt: string;
+}
+
 export interface Ipam {
   allocate(key: AllocationKey, pod: PodRef): Promise<AllocateOutcome>;
   /** Idempotent: returns null when there was nothing to release. The address starts cooling. */
@@ -76,6 +110,8 @@ export interface Ipam {
   status(): PoolStatus;
   /** Everything introspection shows: interfaces, addresses and their states, allocations, recent cloud calls. */
   snapshot(): unknown;
+  /** Pacing and subnets as the daemon sees them now (a core without a cloud side has none). */
+  cloudState?(): CloudState;
 }
 
 export type CloudCallOutcome = 'ok' | 'throttled' | 'error';

@@ -8,7 +8,9 @@ export const INTROSPECTION_PATHS = {
   '/v1/interfaces': 'network interfaces with their addresses (or prefixes) and the state of each address',
   '/v1/allocations': 'allocations: network, container id, ifname, pod, address, interface',
   '/v1/settings': 'the settings the daemon runs with',
-  '/v1/cloud-calls': 'recent cloud API calls with their latency and outcome, totals, what the pool waits on',
+  '/v1/cloud-calls':
+    'recent cloud API calls with their latency and outcome, totals, what the pool waits on, the pacing of ' +
+    'each API class, and each subnet as the cloud last showed it (free addresses, drain, scarcity mode)',
   '/v1/recovery':
     'lost-state recovery: how this start was judged, allocations rebuilt from the node, addresses in quarantine',
 } as const;

@@ -78,6 +78,59 @@ export class Metrics implements IpamObserver {
       s.ready ? 1 : 0,
     );
 
+    // What the daemon sees of the account and its subnets, read at scrape time like the pool gauges.
+    const cloud = () => this.ipam?.cloudState?.();
+    new client.Gauge({
+      name: 'tidepool_cloud_paced',
+      help: '1 while an API class is paced (the cloud throttled it and its rate has not recovered)',
+      labelNames: ['class'],
+      registers,
+      collect() {
+        for (const p of cloud()?.pacing ?? []) this.set({ class: p.apiClass }, p.paced ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'tidepool_cloud_pacing_rate_calls_per_second',
+      help: 'The send rate of a paced API class, calls/s (no series while the class is unpaced)',
+      labelNames: ['class'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of cloud()?.pacing ?? [])
+          if (p.ratePerSec !== null) this.set({ class: p.apiClass }, p.ratePerSec);
+      },
+    });
+    new client.Counter({
+      name: 'tidepool_cloud_pacing_decreases_total',
+      help: "Multiplicative decreases of an API class's send rate after throttling",
+      labelNames: ['class'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of cloud()?.pacing ?? []) this.inc({ class: p.apiClass }, p.decreases);
+      },
+    });
+    new client.Gauge({
+      name: 'tidepool_subnet_free_addresses',
+      help: "A subnet's free addresses at the cloud's last answer",
+      labelNames: ['subnet'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of cloud()?.subnets ?? []) this.set({ subnet: s.id }, s.free);
+      },
+    });
+    new client.Gauge({
+      name: 'tidepool_subnet_scarce',
+      help: '1 while subnet scarcity mode is on for a subnet (TIDEPOOL_SUBNET_SCARCITY_PERCENT)',
+      labelNames: ['subnet'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of cloud()?.subnets ?? []) this.set({ subnet: s.id }, s.scarce ? 1 : 0);
+      },
+    });
+
     this.allocateSeconds = new client.Histogram({
       name: 'tidepool_allocate_duration_seconds',
       help: 'Time to serve an Allocate, waiting for the pool included',
