@@ -1,6 +1,5 @@
 // `tidepoolctl status`: the daemon's pool and allocations, read from introspection, for a person: the
 // totals, then one table per interface listing each address, its state and the pod that holds it.
-import type { CloudState } from '../ipamd/core/types.js';
 import { table } from './table.js';
 import type { Io } from './io.js';
 
@@ -43,7 +42,17 @@ interface AllocationView {
 }
 
 /** The pacing and subnets part of /v1/cloud-calls (absent from a daemon that predates them). */
-export type CloudView = Partial<CloudState>;
+export interface CloudView {
+  pacing?: { apiClass: string; paced: boolean; ratePerSec: number | null; decreases: number }[];
+  subnets?: {
+    id: string;
+    free: number;
+    usable: number;
+    scarce: boolean;
+    drainPerMin: number;
+    seenAt: string;
+  }[];
+}
 
 export class IntrospectionUnreachableError extends Error {}
 
