@@ -78,28 +78,33 @@ export class Metrics implements IpamObserver {
       s.ready ? 1 : 0,
     );
 
-    // What the daemon sees of the account and its subnets, read at scrape time like the pool gauges.
-    const cloud = () => this.ipam?.cloudState?.();
-    new client.Gauge({
-      name: 'tidepool_cloud_paced',
-      help: '1 while an API class is paced (the cloud throttled it and its rate has not recovered)',
-      labelNames: ['class'],
-      registers,
-      collect() {
-        for (const p of cloud()?.pacing ?? []) this.set({ class: p.apiClass }, p.paced ? 1 : 0);
-      },
-    });
-    new client.Gauge({
-      name: 'tidepool_cloud_pacing_rate_calls_per_second',
-      help: 'The send rate of a paced API class, calls/s (no series while the class is unpaced)',
-      labelNames: ['class'],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of cloud()?.pacing ?? [])
-          if (p.ratePerSec !== null) this.set({ class: p.apiClass }, p.ratePerSec);
-      },
-    });
+    // What the daemon sees of the account and its subnets, read at scrape time like the pool gauges; a
+    // series that is not in the answer (an unpaced class's rate) is dropped at that scrape.
+    const pacing = () => this.ipam?.cloudState?.().pacing ?? [];
+    const subnets = () => this.ipam?.cloudState?.().subnets ?? [];
+    const perLabel = (name: string, help: string, label: string, rows: () => [string, number][]) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          this.reset();
+          for (const [value, n] of rows()) this.set({ [label]: value }, n);
+        },
+      });
+    perLabel(
+      'tidepool_cloud_paced',
+      '1 while an API class is paced (the cloud throttled it and its rate has not recovered)',
+      'class',
+      () => pacing().map((p) => [p.apiClass, p.paced ? 1 : 0]),
+    );
+    perLabel(
+      'tidepool_cloud_pacing_rate_calls_per_second',
+      'The send rate of a paced API class, calls/s (no series while the class is unpaced)',
+      'class',
+      () => pacing().flatMap((p) => (p.ratePerSec === null ? [] : [[p.apiClass, p.ratePerSec]])),
+    );
     new client.Counter({
       name: 'tidepool_cloud_pacing_decreases_total',
       help: "Multiplicative decreases of an API class's send rate after throttling",
@@ -107,29 +112,21 @@ export class Metrics implements IpamObserver {
       registers,
       collect() {
         this.reset();
-        for (const p of cloud()?.pacing ?? []) this.inc({ class: p.apiClass }, p.decreases);
+        for (const p of pacing()) this.inc({ class: p.apiClass }, p.decreases);
       },
     });
-    new client.Gauge({
-      name: 'tidepool_subnet_free_addresses',
-      help: "A subnet's free addresses at the cloud's last answer",
-      labelNames: ['subnet'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of cloud()?.subnets ?? []) this.set({ subnet: s.id }, s.free);
-      },
-    });
-    new client.Gauge({
-      name: 'tidepool_subnet_scarce',
-      help: '1 while subnet scarcity mode is on for a subnet (TIDEPOOL_SUBNET_SCARCITY_PERCENT)',
-      labelNames: ['subnet'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of cloud()?.subnets ?? []) this.set({ subnet: s.id }, s.scarce ? 1 : 0);
-      },
-    });
+    perLabel(
+      'tidepool_subnet_free_addresses',
+      "A subnet's free addresses at the cloud's last answer",
+      'subnet',
+      () => subnets().map((s) => [s.id, s.free]),
+    );
+    perLabel(
+      'tidepool_subnet_scarce',
+      '1 while subnet scarcity mode is on for a subnet (TIDEPOOL_SUBNET_SCARCITY_PERCENT)',
+      'subnet',
+      () => subnets().map((s) => [s.id, s.scarce ? 1 : 0]),
+    );
 
     this.allocateSeconds = new client.Histogram({
       name: 'tidepool_allocate_duration_seconds',
